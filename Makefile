@@ -1,0 +1,44 @@
+# Surge: thin wrappers over go commands. `make help` lists the targets.
+
+GO        ?= go
+MODULES   := mq services gateway loadtest
+# Modules that are not in go.work's module list but hold tests too (their own
+# dependencies must not leak into mq's go.mod).
+EXTRA_MODULES := $(wildcard mq/compat)
+ALL_MODULES := $(MODULES) $(EXTRA_MODULES)
+BIN       := bin
+TEST_FLAGS ?= -race -timeout 12m
+BENCH     ?= .
+BENCH_FLAGS ?= -run '^$$' -benchmem -count 1
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+.PHONY: build
+build: ## build every binary into bin/
+	@mkdir -p $(BIN)
+	cd mq && CGO_ENABLED=0 $(GO) build -o ../$(BIN)/ ./cmd/...
+	@for m in $(ALL_MODULES); do (cd $$m && $(GO) build ./...) || exit 1; done
+
+.PHONY: test
+test: ## run every module's tests (installs what they need first)
+	@for m in $(ALL_MODULES); do echo "== $$m"; (cd $$m && $(GO) test $(TEST_FLAGS) ./...) || exit 1; done
+
+.PHONY: bench
+bench: ## run the benchmarks (BENCH=regexp, BENCH_FLAGS=...)
+	@for m in $(ALL_MODULES); do (cd $$m && $(GO) test $(BENCH_FLAGS) -bench '$(BENCH)' ./...) || exit 1; done
+
+.PHONY: fuzz
+fuzz: ## run each fuzz target for FUZZTIME (default 30s)
+	@./scripts/fuzz.sh $${FUZZTIME:-30s}
+
+.PHONY: lint
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $(ALL_MODULES)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	@for m in $(ALL_MODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done
+
+.PHONY: clean
+clean: ## remove build output
+	rm -rf $(BIN)
+	$(GO) clean -testcache

@@ -1,0 +1,3 @@
+module github.com/surge-mq/surge/gateway
+
+go 1.26

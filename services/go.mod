@@ -1,0 +1,3 @@
+module github.com/surge-mq/surge/services
+
+go 1.26
