@@ -125,6 +125,12 @@ func BodyChecksum(body []byte) uint32 {
 // Encode writes m's record into dst, which must hold EncodedSize bytes, and
 // returns the record size. It sets the host sysflag bits to match the hosts
 // and computes BODYCRC when m.BodyCRC is zero. Call Validate first.
+//
+// An IPv4-mapped IPv6 host is written in the 4-byte IPv4 form, because the
+// official clients cannot read 16-byte hosts (and a dual-stack listener
+// reports IPv4 peers that way). So a decoded record re-encodes to the same
+// bytes except when a 16-byte host field held such an address or BODYCRC
+// was zero for a body whose checksum is not.
 func (m *Message) Encode(dst []byte) int {
 	size := m.EncodedSize()
 	_ = dst[size-1]
@@ -301,7 +307,11 @@ func DecodeMessages(b []byte) ([]*Message, error) {
 			return out, fmt.Errorf("record %d: %w", len(out), err)
 		}
 		out = append(out, m)
-		b = b[m.EncodedSize():]
+		// Step by TOTALSIZE, which decode checked against the bytes: a record
+		// whose IPv6 host field holds an IPv4-mapped address would re-encode
+		// 12 bytes shorter, so EncodedSize is not its length on the wire.
+		size, _, _ := RecordSize(b)
+		b = b[size:]
 	}
 	return out, nil
 }

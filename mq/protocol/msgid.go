@@ -16,12 +16,16 @@ func OffsetMessageID(storeHost netip.AddrPort, offset int64) string {
 	var buf [28]byte
 	ip := storeHost.Addr().Unmap()
 	n := 0
-	if ip.Is6() {
-		b := ip.As16()
-		n = copy(buf[:], b[:])
-	} else {
+	switch {
+	case ip.Is4():
 		b := ip.As4()
 		n = copy(buf[:], b[:])
+	case ip.Is6():
+		b := ip.As16()
+		n = copy(buf[:], b[:])
+	default:
+		// No address: 0.0.0.0, as the record encoder writes it.
+		n = 4
 	}
 	binary.BigEndian.PutUint32(buf[n:], uint32(storeHost.Port()))
 	binary.BigEndian.PutUint64(buf[n+4:], uint64(offset))
@@ -29,7 +33,8 @@ func OffsetMessageID(storeHost netip.AddrPort, offset int64) string {
 }
 
 // ParseOffsetMessageID splits an offset message ID into store host and
-// commit-log offset. It accepts the IPv4 (32 characters) and IPv6 (56) forms.
+// commit-log offset. It accepts the IPv4 (32 characters) and IPv6 (56) forms,
+// in either case, and refuses a port that does not fit 16 bits.
 func ParseOffsetMessageID(id string) (netip.AddrPort, int64, error) {
 	if len(id) != 32 && len(id) != 56 {
 		return netip.AddrPort{}, 0, fmt.Errorf("message id %q: want 32 or 56 hex characters", id)
@@ -41,6 +46,9 @@ func ParseOffsetMessageID(id string) (netip.AddrPort, int64, error) {
 	n := len(b) - 12
 	addr, _ := netip.AddrFromSlice(b[:n])
 	port := binary.BigEndian.Uint32(b[n:])
+	if port > 0xFFFF {
+		return netip.AddrPort{}, 0, fmt.Errorf("message id %q: port %d out of range", id, port)
+	}
 	off := int64(binary.BigEndian.Uint64(b[n+4:]))
 	return netip.AddrPortFrom(addr, uint16(port)), off, nil
 }

@@ -89,8 +89,11 @@ func MarshalProperties(props map[string]string) string {
 
 // PropertyValue returns one property's value from a properties text without
 // building a map: the hot paths (dispatch, pull filtering) need one or two
-// names per message.
+// names per message. A repeated name yields its last value, as in
+// ParseProperties and in both official clients (which fill a map in order),
+// so the broker filters on the same TAGS value the consumer later sees.
 func PropertyValue(s, name string) string {
+	var value string
 	for len(s) > 0 {
 		item := s
 		if i := strings.IndexByte(s, PropertySeparator); i >= 0 {
@@ -99,10 +102,10 @@ func PropertyValue(s, name string) string {
 			s = ""
 		}
 		if len(item) > len(name) && item[len(name)] == NameValueSeparator && item[:len(name)] == name {
-			return item[len(name)+1:]
+			value = item[len(name)+1:]
 		}
 	}
-	return ""
+	return value
 }
 
 // SetProperty returns s with name set to value, replacing an existing value.
