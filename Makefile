@@ -25,6 +25,10 @@ build: ## build every binary into bin/
 test: ## run every module's tests (installs what they need first)
 	@for m in $(ALL_MODULES); do echo "== $$m"; (cd $$m && $(GO) test $(TEST_FLAGS) ./...) || exit 1; done
 
+.PHONY: demo
+demo: ## run a NameServer and a Broker in one process (mqbroker --dev); Ctrl-C stops
+	cd mq && $(GO) run ./cmd/mqbroker --dev
+
 .PHONY: bench
 bench: ## run the benchmarks (BENCH=regexp, BENCH_FLAGS=...)
 	@for m in $(ALL_MODULES); do (cd $$m && $(GO) test $(BENCH_FLAGS) -bench '$(BENCH)' ./...) || exit 1; done

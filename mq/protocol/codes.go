@@ -1,7 +1,14 @@
 // Package protocol holds the vocabulary of Apache RocketMQ 4.x's remoting
 // protocol as Surge speaks it: request and response codes, the stored message
 // record (which is also the wire form of a pulled message), message
-// properties, message IDs and tag hash codes.
+// properties, message IDs and tag hash codes, the typed ext headers of every
+// request Surge serves or sends, the JSON (and fastjson-style) bodies, and
+// the SEND_BATCH_MESSAGE body.
+//
+// Decoders take bytes or ext maps from the network and return errors, never
+// panic; their sentinels are documented in message.go and ext.go. Encoders
+// produce exactly what the official Go client v2.1.2 and Java 4.9.x clients
+// parse (see rocketmq-wire-protocol.md, which the comments cite by section).
 //
 // Nothing here does I/O; the package is shared by the store, the broker, the
 // NameServer and the client SDK.

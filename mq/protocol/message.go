@@ -49,6 +49,7 @@ var (
 	ErrBadCRC      = errors.New("protocol: body CRC mismatch")
 	ErrTopicLength = errors.New("protocol: topic longer than 127 bytes")
 	ErrPropsLength = errors.New("protocol: properties longer than 32767 bytes")
+	ErrBadHost     = errors.New("protocol: host port out of range")
 )
 
 // Message is one stored message: a commit-log record in RocketMQ's layout
@@ -198,14 +199,17 @@ func putHost(dst []byte, a netip.AddrPort) int {
 	return n + 4
 }
 
-func getHost(b []byte, v6 bool) (netip.AddrPort, int) {
+// getHost reads a host field: the address, then the port as an int32. A
+// port above 65535 cannot come from a socket address, so it is corruption;
+// ok is false and the caller reports it.
+func getHost(b []byte, v6 bool) (a netip.AddrPort, size int, ok bool) {
 	n := 4
 	if v6 {
 		n = 16
 	}
 	addr, _ := netip.AddrFromSlice(b[:n])
 	port := binary.BigEndian.Uint32(b[n:])
-	return netip.AddrPortFrom(addr, uint16(port)), n + 4
+	return netip.AddrPortFrom(addr, uint16(port)), n + 4, port <= 0xFFFF
 }
 
 // RecordSize reads the TOTALSIZE and magic code at the start of b without
@@ -262,10 +266,15 @@ func (m *Message) decode(b []byte, verifyCRC bool) error {
 		return fmt.Errorf("%w: total size %d below minimum %d", ErrBadLength, size, fixed)
 	}
 	var n int
-	m.BornHost, n = getHost(b[48:], m.SysFlag&FlagBornHostV6 != 0)
+	var ok bool
+	if m.BornHost, n, ok = getHost(b[48:], m.SysFlag&FlagBornHostV6 != 0); !ok {
+		return fmt.Errorf("%w: born host port %d", ErrBadHost, be.Uint32(b[48+n-4:]))
+	}
 	p := 48 + n
 	m.StoreTimestamp = int64(be.Uint64(b[p:]))
-	m.StoreHost, n = getHost(b[p+8:], m.SysFlag&FlagStoreHostV6 != 0)
+	if m.StoreHost, n, ok = getHost(b[p+8:], m.SysFlag&FlagStoreHostV6 != 0); !ok {
+		return fmt.Errorf("%w: store host port %d", ErrBadHost, be.Uint32(b[p+8+n-4:]))
+	}
 	p += 8 + n
 	m.ReconsumeTimes = int32(be.Uint32(b[p:]))
 	m.PreparedTransactionOffset = int64(be.Uint64(b[p+4:]))

@@ -34,6 +34,11 @@ type commitLog struct {
 	written atomic.Int64
 	// flushed is the offset up to which the log is durable.
 	flushed atomic.Int64
+	// warmed is the offset up to which pages are populated (warm.go).
+	warmed atomic.Int64
+	// spareMu guards spare, the next segment created ahead of time.
+	spareMu sync.Mutex
+	spare   *segment
 }
 
 func openCommitLog(dir string, segSize int64) (*commitLog, error) {
@@ -103,9 +108,12 @@ func (cl *commitLog) reserve(size int) (*segment, int64, error) {
 	if cur != nil {
 		base = cur.end()
 	}
-	next, err := createSegment(cl.dir, base, cl.segSize)
-	if err != nil {
-		return nil, 0, err
+	next := cl.takeSpare(base)
+	if next == nil {
+		var err error
+		if next, err = createSegment(cl.dir, base, cl.segSize); err != nil {
+			return nil, 0, err
+		}
 	}
 	if cur != nil {
 		b := cur.data[pos-cur.base:]
@@ -175,5 +183,15 @@ func (cl *commitLog) close() error {
 		}
 	}
 	cl.segs = nil
+	cl.spareMu.Lock()
+	if cl.spare != nil {
+		// An unused spare holds no data; drop it so that the directory
+		// lists only segments that were written.
+		if err := cl.spare.remove(); err != nil && first == nil {
+			first = err
+		}
+		cl.spare = nil
+	}
+	cl.spareMu.Unlock()
 	return first
 }

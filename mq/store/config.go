@@ -130,7 +130,8 @@ type Config struct {
 // DefaultSegmentSize is RocketMQ's mappedFileSizeCommitLog.
 const DefaultSegmentSize = 1 << 30
 
-func (c *Config) setDefaults() {
+// SetDefaults fills zero fields with their defaults.
+func (c *Config) SetDefaults() {
 	if c.CommitLogDir == "" {
 		c.CommitLogDir = filepath.Join(c.Dir, "commitlog")
 	}

@@ -163,4 +163,5 @@ func (s *Store) start() {
 	s.wg.Go(s.checkpointLoop)
 	s.wg.Go(s.indexLoop)
 	s.wg.Go(s.retentionLoop)
+	s.wg.Go(s.warmLoop)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -48,6 +49,7 @@ type Store struct {
 	flushWake   chan struct{} // SYNC_FLUSH: an append wants a sync
 	flushed     notifier      // broadcast when the commit log's flushed offset moves
 	indexWake   chan struct{} // new records for the index
+	warmWake    chan struct{} // the write position nears the warmed pages
 	indexedTo   atomic.Int64  // commit-log offset up to which the index is built
 	diskFull    atomic.Bool
 	diskUsage   atomic.Uint64 // last measured usage, percent * 100
@@ -75,7 +77,7 @@ type PutResult struct {
 // Open opens or creates the store in cfg.Dir. If the previous run did not
 // close cleanly it recovers first: see recover.go.
 func Open(cfg Config) (*Store, error) {
-	cfg.setDefaults()
+	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("store config: %w", err)
 	}
@@ -93,6 +95,7 @@ func Open(cfg Config) (*Store, error) {
 		queues:    make(map[queueKey]*consumeQueue),
 		flushWake: make(chan struct{}, 1),
 		indexWake: make(chan struct{}, 1),
+		warmWake:  make(chan struct{}, 1),
 		flushed:   newNotifier(),
 		stop:      make(chan struct{}),
 	}
@@ -220,7 +223,6 @@ func (s *Store) PutMessages(ctx context.Context, msgs []*protocol.Message) (PutR
 		if n := m.EncodedSize(); n > s.cfg.MaxMessageSize {
 			return res, fmt.Errorf("%w: %d bytes, limit maxMessageSize=%d", ErrMessageTooLarge, n, s.cfg.MaxMessageSize)
 		}
-		m.StoreHost = s.cfg.StoreHost
 		if m.BodyCRC == 0 {
 			m.BodyCRC = protocol.BodyChecksum(m.Body)
 		}
@@ -246,10 +248,21 @@ func (s *Store) PutMessages(ctx context.Context, msgs []*protocol.Message) (PutR
 		s.cfg.OnAppend(last.Topic, last.QueueID, last.QueueOffset+1)
 	}
 	wake(s.indexWake)
+	if end+warmAhead/2 > s.cl.warmed.Load() {
+		wake(s.warmWake)
+	}
 	if s.cfg.FlushType == SyncFlush && msgs[0].Property(protocol.PropertyWaitStoreMsgOK) != "false" {
 		return res, s.waitFlushed(ctx, end)
 	}
 	return res, nil
+}
+
+// SetStoreHost changes the address written into new records (a broker
+// learns its port only when it listens).
+func (s *Store) SetStoreHost(a netip.AddrPort) {
+	s.putMu.Lock()
+	defer s.putMu.Unlock()
+	s.cfg.StoreHost = a
 }
 
 // appendLocked writes the records and their consume-queue entries.
@@ -267,6 +280,7 @@ func (s *Store) appendLocked(msgs []*protocol.Message, res *PutResult) error {
 		}
 		m.QueueOffset = qo
 		m.PhysicalOffset = pos
+		m.StoreHost = s.cfg.StoreHost
 		m.StoreTimestamp = res.StoreTimestamp
 		m.Encode(seg.data[pos-seg.base:])
 		s.cl.written.Store(pos + int64(size))

@@ -451,7 +451,7 @@ func TestStoreForeignFormat(t *testing.T) {
 
 func TestStoreConfigValidate(t *testing.T) {
 	cfg := Config{SegmentSize: 100, MaxMessageSize: 1 << 20, DiskHardWatermark: 120, DeleteWhen: []int{25}}
-	cfg.setDefaults()
+	cfg.SetDefaults()
 	err := cfg.Validate()
 	for _, want := range []string{"storePathRootDir", "mappedFileSizeCommitLog", "maxMessageSize", "diskSpaceWarningLevelRatio", "deleteWhen"} {
 		if err == nil || !bytes.Contains([]byte(err.Error()), []byte(want)) {
