@@ -11,7 +11,7 @@ func FuzzDecodeFrame(f *testing.F) {
 	f.Add(seed(routeRequestBinary)) // the same with the binary header
 	f.Add([]byte{0, 0, 0, 2, '{', '}'})
 	f.Add(append([]byte{0, 0, 0, 40}, `{"extFields":{"a":"\ud83d\ude00","b":1}}`...)) // escapes, coerced ext
-	f.Add([]byte{1, 0, 0, 0})                                                           // binary, empty header
+	f.Add([]byte{1, 0, 0, 0})                                                         // binary, empty header
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		c, err := DecodeFrame(frame)
 		if err != nil {
