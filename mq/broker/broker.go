@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/surge-mq/surge/mq/protocol"
@@ -28,9 +29,11 @@ import (
 // Broker serves producers and consumers. Create it with New, run it with
 // Serve, stop it with Shutdown.
 type Broker struct {
-	cfg  Config
-	log  *slog.Logger
-	addr netip.AddrPort // advertised address: brokerIP1 and listen port
+	cfg Config
+	log *slog.Logger
+	// addr is the advertised address, brokerIP1 and the listen port; Serve
+	// may change the port (a listener on port 0), hence atomic.
+	addr atomic.Pointer[netip.AddrPort]
 
 	store   *store.Store
 	topics  *topicTable
@@ -41,6 +44,11 @@ type Broker struct {
 	polls   *longPolls
 	nsrv    *remoting.Client // towards the NameServers
 	server  *remoting.Server
+
+	stats struct {
+		putMessages atomic.Int64 // messages stored by sends
+		getMessages atomic.Int64 // messages returned by pulls
+	}
 
 	registerNow chan struct{} // ask registerLoop to register at once
 	stop        chan struct{}
@@ -68,7 +76,8 @@ func New(cfg Config) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	b.addr = netip.AddrPortFrom(ip, uint16(cfg.ListenPort))
+	advertised := netip.AddrPortFrom(ip, uint16(cfg.ListenPort))
+	b.addr.Store(&advertised)
 	stateDir := filepath.Join(cfg.Store.Dir, "config")
 	if b.topics, err = openTopicTable(stateDir); err != nil {
 		return nil, err
@@ -84,7 +93,7 @@ func New(cfg Config) (*Broker, error) {
 	b.locks = newLockTable(cfg.LockLease)
 
 	scfg := cfg.Store
-	scfg.StoreHost = b.addr
+	scfg.StoreHost = advertised
 	scfg.OnAppend = b.polls.notify
 	scfg.TagCode = b.tagCode
 	if b.store, err = store.Open(scfg); err != nil {
@@ -126,7 +135,9 @@ func advertisedIP(configured string) (netip.Addr, error) {
 }
 
 // Addr is the address the broker advertises: brokerIP1 and the listen port.
-func (b *Broker) Addr() string { return b.addr.String() }
+func (b *Broker) Addr() string { return b.addr.Load().String() }
+
+func (b *Broker) addrPort() netip.AddrPort { return *b.addr.Load() }
 
 // Store exposes the message store (for tests and tools in this module).
 func (b *Broker) Store() *store.Store { return b.store }
@@ -161,16 +172,17 @@ func (b *Broker) handler() remoting.Handler {
 // Serve serves on ln until Shutdown, running the broker's background work
 // (registration with the NameServers, client expiry, offset flushing).
 func (b *Broker) Serve(ln net.Listener) error {
-	if p := ln.Addr().(*net.TCPAddr).Port; p != int(b.addr.Port()) {
+	if p := ln.Addr().(*net.TCPAddr).Port; p != int(b.addrPort().Port()) {
 		// A listener on port 0 (tests) decides the port: advertise it.
-		b.addr = netip.AddrPortFrom(b.addr.Addr(), uint16(p))
-		b.store.SetStoreHost(b.addr)
+		a := netip.AddrPortFrom(b.addrPort().Addr(), uint16(p))
+		b.addr.Store(&a)
+		b.store.SetStoreHost(a)
 	}
 	b.checkAdvertised()
 	b.startBackground()
 	close(b.serving)
 	b.log.Info("broker started", "cluster", b.cfg.ClusterName, "broker", b.cfg.BrokerName,
-		"listen", ln.Addr().String(), "addr", b.addr.String(), "namesrv", b.cfg.NamesrvAddrs,
+		"listen", ln.Addr().String(), "addr", b.Addr(), "namesrv", b.cfg.NamesrvAddrs,
 		"store", b.cfg.Store.Dir, "flushDiskType", b.cfg.Store.FlushType.String())
 	err := b.server.Serve(ln)
 	if errors.Is(err, remoting.ErrServerClosed) {
@@ -191,7 +203,7 @@ func (b *Broker) ListenAndServe() error {
 // checkAdvertised warns when clients will not be able to dial the address
 // the broker advertises: the most common reason a client "cannot connect".
 func (b *Broker) checkAdvertised() {
-	addr := b.addr.String()
+	addr := b.Addr()
 	conn, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
 		b.log.Warn("advertised address is not reachable from this host; clients will fail to connect. Set brokerIP1 to an address clients can dial",
@@ -199,7 +211,7 @@ func (b *Broker) checkAdvertised() {
 		return
 	}
 	conn.Close()
-	if b.addr.Addr().IsLoopback() && b.cfg.BrokerIP == "" {
+	if b.addrPort().Addr().IsLoopback() && b.cfg.BrokerIP == "" {
 		b.log.Warn("advertising a loopback address: only clients on this host can connect; set brokerIP1 for others", "addr", addr)
 	}
 }

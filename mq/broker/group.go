@@ -10,62 +10,37 @@ import (
 	"github.com/surge-mq/surge/mq/protocol"
 )
 
-// SubscriptionGroup is a consumer group's broker-side configuration
+// groupTable holds the consumer groups' broker-side configuration
 // (RocketMQ's SubscriptionGroupConfig), persisted in
-// config/subscriptionGroup.json.
-type SubscriptionGroup struct {
-	GroupName                      string `json:"groupName"`
-	ConsumeEnable                  bool   `json:"consumeEnable"`
-	ConsumeFromMinEnable           bool   `json:"consumeFromMinEnable"`
-	ConsumeBroadcastEnable         bool   `json:"consumeBroadcastEnable"`
-	RetryQueueNums                 int    `json:"retryQueueNums"`
-	RetryMaxTimes                  int    `json:"retryMaxTimes"`
-	BrokerID                       int64  `json:"brokerId"`
-	WhichBrokerWhenConsumeSlowly   int64  `json:"whichBrokerWhenConsumeSlowly"`
-	NotifyConsumerIdsChangedEnable bool   `json:"notifyConsumerIdsChangedEnable"`
-}
-
-type groupsFile struct {
-	SubscriptionGroupTable map[string]SubscriptionGroup `json:"subscriptionGroupTable"`
-	DataVersion            protocol.DataVersion         `json:"dataVersion"`
-}
-
+// config/subscriptionGroup.json in the shape GET_ALL_SUBSCRIPTIONGROUP_CONFIG
+// returns.
 type groupTable struct {
 	path string
 
-	mu      sync.RWMutex
-	groups  map[string]SubscriptionGroup
-	version protocol.DataVersion
+	mu sync.RWMutex
+	w  protocol.SubscriptionGroupWrapper
 }
 
 func openGroupTable(dir string) (*groupTable, error) {
-	g := &groupTable{path: filepath.Join(dir, "subscriptionGroup.json"), groups: map[string]SubscriptionGroup{}}
-	var f groupsFile
-	if _, err := loadJSON(g.path, &f); err != nil {
+	g := &groupTable{path: filepath.Join(dir, "subscriptionGroup.json")}
+	if _, err := loadJSON(g.path, &g.w); err != nil {
 		return nil, err
 	}
-	if f.SubscriptionGroupTable != nil {
-		g.groups = f.SubscriptionGroupTable
+	if g.w.SubscriptionGroupTable == nil {
+		g.w.SubscriptionGroupTable = map[string]protocol.SubscriptionGroupConfig{}
 	}
-	g.version = f.DataVersion
 	return g, nil
 }
 
-func newSubscriptionGroup(name string, retryMax int) SubscriptionGroup {
-	return SubscriptionGroup{
-		GroupName: name, ConsumeEnable: true, ConsumeFromMinEnable: true, ConsumeBroadcastEnable: true,
-		RetryQueueNums: 1, RetryMaxTimes: retryMax, WhichBrokerWhenConsumeSlowly: 1, NotifyConsumerIdsChangedEnable: true,
-	}
-}
-
-func (g *groupTable) get(name string) (SubscriptionGroup, bool) {
+func (g *groupTable) get(name string) (protocol.SubscriptionGroupConfig, bool) {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	sg, ok := g.groups[name]
+	sg, ok := g.w.SubscriptionGroupTable[name]
 	return sg, ok
 }
 
-// ensure makes sure a group exists, creating it when autoCreate is set.
+// ensure makes sure a group exists, creating it with Java's defaults when
+// autoCreate is set.
 func (g *groupTable) ensure(name string, autoCreate bool) error {
 	if _, ok := g.get(name); ok {
 		return nil
@@ -73,29 +48,32 @@ func (g *groupTable) ensure(name string, autoCreate bool) error {
 	if !autoCreate {
 		return fmt.Errorf("subscription group %s does not exist and autoCreateSubscriptionGroup=false; create it first", name)
 	}
-	return g.put(newSubscriptionGroup(name, 16))
+	return g.put(protocol.DefaultSubscriptionGroupConfig(name))
 }
 
-func (g *groupTable) put(sg SubscriptionGroup) error {
-	g.mu.Lock()
-	g.groups[sg.GroupName] = sg
-	g.version = g.version.Next(time.Now().UnixMilli())
-	f := groupsFile{SubscriptionGroupTable: maps.Clone(g.groups), DataVersion: g.version}
-	g.mu.Unlock()
-	return saveJSON(g.path, f)
+func (g *groupTable) put(sg protocol.SubscriptionGroupConfig) error {
+	return g.update(func(m map[string]protocol.SubscriptionGroupConfig) { m[sg.GroupName] = sg })
 }
 
 func (g *groupTable) remove(name string) error {
-	g.mu.Lock()
-	delete(g.groups, name)
-	g.version = g.version.Next(time.Now().UnixMilli())
-	f := groupsFile{SubscriptionGroupTable: maps.Clone(g.groups), DataVersion: g.version}
-	g.mu.Unlock()
-	return saveJSON(g.path, f)
+	return g.update(func(m map[string]protocol.SubscriptionGroupConfig) { delete(m, name) })
 }
 
-func (g *groupTable) snapshot() groupsFile {
+func (g *groupTable) update(fn func(map[string]protocol.SubscriptionGroupConfig)) error {
+	g.mu.Lock()
+	fn(g.w.SubscriptionGroupTable)
+	g.w.DataVersion = g.w.DataVersion.Next(time.Now().UnixMilli())
+	snap := g.snapshotLocked()
+	g.mu.Unlock()
+	return saveJSON(g.path, snap)
+}
+
+func (g *groupTable) snapshot() protocol.SubscriptionGroupWrapper {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	return groupsFile{SubscriptionGroupTable: maps.Clone(g.groups), DataVersion: g.version}
+	return g.snapshotLocked()
+}
+
+func (g *groupTable) snapshotLocked() protocol.SubscriptionGroupWrapper {
+	return protocol.SubscriptionGroupWrapper{SubscriptionGroupTable: maps.Clone(g.w.SubscriptionGroupTable), DataVersion: g.w.DataVersion}
 }

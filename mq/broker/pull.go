@@ -49,6 +49,7 @@ func (b *Broker) handlePull(ctx context.Context, c *remoting.Conn, req *remoting
 			return nil // the connection is gone: nobody to answer
 		}
 	}
+	b.stats.getMessages.Add(int64(res.Count))
 	return pullResponse(req, res, get.Offset)
 }
 

@@ -53,6 +53,9 @@ func (b *Broker) handleSend(ctx context.Context, c *remoting.Conn, req *remoting
 		}
 	}
 	res, err := b.store.PutMessages(ctx, msgs)
+	if err == nil {
+		b.stats.putMessages.Add(int64(len(msgs)))
+	}
 	return b.sendResponse(req, msgs, h.QueueID, res, err)
 }
 
@@ -171,7 +174,7 @@ func (b *Broker) retryOrDeadLetter(msgs []*protocol.Message, h *protocol.SendMes
 // maxReconsume is a group's retry limit.
 func (b *Broker) maxReconsume(group string) int {
 	if sg, ok := b.groups.get(group); ok && sg.RetryMaxTimes > 0 {
-		return sg.RetryMaxTimes
+		return int(sg.RetryMaxTimes)
 	}
 	return b.cfg.MaxReconsumeTimes
 }
@@ -235,7 +238,7 @@ func (b *Broker) sendResponse(req *remoting.Command, msgs []*protocol.Message, q
 	}
 	ids := make([]string, len(res.Offsets))
 	for i, off := range res.Offsets {
-		ids[i] = protocol.OffsetMessageID(b.addr, off)
+		ids[i] = protocol.OffsetMessageID(b.addrPort(), off)
 	}
 	resp := remoting.NewResponse(req, code, "")
 	resp.ExtFields = map[string]string{
