@@ -51,6 +51,8 @@ type Broker struct {
 	}
 
 	registerNow chan struct{} // ask registerLoop to register at once
+	delayWake   chan struct{} // a delayed message was stored
+	delay       *delayOffsets
 	stop        chan struct{}
 	wg          sync.WaitGroup
 	stopOnce    sync.Once
@@ -68,6 +70,7 @@ func New(cfg Config) (*Broker, error) {
 		cfg:         cfg,
 		log:         cfg.Logger,
 		registerNow: make(chan struct{}, 1),
+		delayWake:   make(chan struct{}, 1),
 		stop:        make(chan struct{}),
 		serving:     make(chan struct{}),
 		polls:       newLongPolls(),
@@ -86,7 +89,10 @@ func New(cfg Config) (*Broker, error) {
 	if b.offsets, err = openOffsetTable(stateDir); err != nil {
 		return nil, err
 	}
-	if b.groups, err = openGroupTable(stateDir); err != nil {
+	if b.groups, err = openGroupTable(stateDir, cfg.MaxReconsumeTimes); err != nil {
+		return nil, err
+	}
+	if b.delay, err = openDelayOffsets(stateDir); err != nil {
 		return nil, err
 	}
 	b.clients = newClientRegistry(b.log, cfg.ClientExpiry)
@@ -94,7 +100,7 @@ func New(cfg Config) (*Broker, error) {
 
 	scfg := cfg.Store
 	scfg.StoreHost = advertised
-	scfg.OnAppend = b.polls.notify
+	scfg.OnAppend = b.onAppend
 	scfg.TagCode = b.tagCode
 	if b.store, err = store.Open(scfg); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
@@ -262,6 +268,18 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 		b.log.Info("broker stopped", "broker", b.cfg.BrokerName)
 	})
 	return errors.Join(errs...)
+}
+
+// onAppend runs after every append: it wakes the pulls held on the queue
+// and, for a delayed message, the delivery loop.
+func (b *Broker) onAppend(topic string, queueID int32, maxOffset int64) {
+	b.polls.notify(topic, queueID, maxOffset)
+	if topic == TopicSchedule {
+		select {
+		case b.delayWake <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // requestRegister asks registerLoop to register with the NameServers now.

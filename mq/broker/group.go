@@ -16,13 +16,15 @@ import (
 // returns.
 type groupTable struct {
 	path string
+	// retryMax is the retryMaxTimes of auto-created groups.
+	retryMax int32
 
 	mu sync.RWMutex
 	w  protocol.SubscriptionGroupWrapper
 }
 
-func openGroupTable(dir string) (*groupTable, error) {
-	g := &groupTable{path: filepath.Join(dir, "subscriptionGroup.json")}
+func openGroupTable(dir string, retryMax int) (*groupTable, error) {
+	g := &groupTable{path: filepath.Join(dir, "subscriptionGroup.json"), retryMax: int32(retryMax)}
 	if _, err := loadJSON(g.path, &g.w); err != nil {
 		return nil, err
 	}
@@ -48,7 +50,9 @@ func (g *groupTable) ensure(name string, autoCreate bool) error {
 	if !autoCreate {
 		return fmt.Errorf("subscription group %s does not exist and autoCreateSubscriptionGroup=false; create it first", name)
 	}
-	return g.put(protocol.DefaultSubscriptionGroupConfig(name))
+	sg := protocol.DefaultSubscriptionGroupConfig(name)
+	sg.RetryMaxTimes = g.retryMax
+	return g.put(sg)
 }
 
 func (g *groupTable) put(sg protocol.SubscriptionGroupConfig) error {
