@@ -52,6 +52,8 @@ type Broker struct {
 
 	registerNow chan struct{} // ask registerLoop to register at once
 	delayWake   chan struct{} // a delayed message was stored
+	txOnce      sync.Once
+	tx          *txState // see txState()
 	delay       *delayOffsets
 	stop        chan struct{}
 	wg          sync.WaitGroup

@@ -21,6 +21,8 @@ type groupTable struct {
 
 	mu sync.RWMutex
 	w  protocol.SubscriptionGroupWrapper
+
+	saveMu sync.Mutex // serializes saves, each of the newest table
 }
 
 func openGroupTable(dir string, retryMax int) (*groupTable, error) {
@@ -67,17 +69,14 @@ func (g *groupTable) update(fn func(map[string]protocol.SubscriptionGroupConfig)
 	g.mu.Lock()
 	fn(g.w.SubscriptionGroupTable)
 	g.w.DataVersion = g.w.DataVersion.Next(time.Now().UnixMilli())
-	snap := g.snapshotLocked()
 	g.mu.Unlock()
-	return saveJSON(g.path, snap)
+	g.saveMu.Lock()
+	defer g.saveMu.Unlock()
+	return saveJSON(g.path, g.snapshot())
 }
 
 func (g *groupTable) snapshot() protocol.SubscriptionGroupWrapper {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	return g.snapshotLocked()
-}
-
-func (g *groupTable) snapshotLocked() protocol.SubscriptionGroupWrapper {
 	return protocol.SubscriptionGroupWrapper{SubscriptionGroupTable: maps.Clone(g.w.SubscriptionGroupTable), DataVersion: g.w.DataVersion}
 }

@@ -55,6 +55,10 @@ type topicTable struct {
 	mu      sync.RWMutex
 	topics  map[string]protocol.TopicConfig
 	version protocol.DataVersion
+
+	// saveMu serializes saves, each of the newest table, so that an older
+	// snapshot never overwrites a newer one.
+	saveMu sync.Mutex
 }
 
 type topicsFile struct {
@@ -134,9 +138,12 @@ func (t *topicTable) update(fn func(map[string]protocol.TopicConfig) bool) error
 		return nil
 	}
 	t.version = t.version.Next(time.Now().UnixMilli())
-	f := topicsFile{DataVersion: t.version, TopicConfigTable: maps.Clone(t.topics)}
 	t.mu.Unlock()
-	if err := saveJSON(t.path, f); err != nil {
+	t.saveMu.Lock()
+	topics, version := t.snapshot()
+	err := saveJSON(t.path, topicsFile{DataVersion: version, TopicConfigTable: topics})
+	t.saveMu.Unlock()
+	if err != nil {
 		return fmt.Errorf("save topics: %w", err)
 	}
 	if t.onChange != nil {

@@ -202,4 +202,3 @@ func TestCompatBroadcasting(t *testing.T) {
 	r1.waitFor(t, 30*time.Second, "consumer 1 to get everything", atLeast(8))
 	r2.waitFor(t, 30*time.Second, "consumer 2 to get everything", atLeast(8))
 }
-
