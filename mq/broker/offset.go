@@ -152,7 +152,11 @@ func (b *Broker) handleQueryOffset(ctx context.Context, c *remoting.Conn, req *r
 	if off, ok := b.offsets.query(h.ConsumerGroup, h.Topic, h.QueueID); ok {
 		return offsetResponse(req, off)
 	}
-	if b.store.MinOffset(h.Topic, h.QueueID) <= 0 {
+	// A group that asked to start from a timestamp gets "not found" so
+	// that the client searches by time; Java would answer 0 on a young
+	// queue and ignore the timestamp.
+	gi, _ := b.clients.group(h.ConsumerGroup)
+	if b.store.MinOffset(h.Topic, h.QueueID) <= 0 && gi.ConsumeFromWhere != "CONSUME_FROM_TIMESTAMP" {
 		return offsetResponse(req, 0)
 	}
 	return remoting.NewResponse(req, protocol.QueryNotFound, "no offset stored for this group and queue")

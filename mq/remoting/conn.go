@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/surge-mq/surge/mq/protocol"
@@ -238,8 +239,8 @@ func (c *Conn) readLoop() {
 // readError says why reading stopped, or nil for an orderly end.
 func readError(err error) error {
 	switch {
-	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
-		return nil
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, syscall.ECONNRESET):
+		return nil // the peer went away: normal for clients
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return errors.New("idle timeout: nothing received")
 	}

@@ -62,10 +62,14 @@ func (s *Store) load() error {
 		}
 	}
 
-	if !crashed && cp != nil && cp.CommitLogEnd >= clMin && cp.CommitLogEnd <= clEnd {
+	switch {
+	case len(s.cl.segs) == 0:
+		// A new store, or one whose commit log is gone entirely: nothing
+		// to recover, and no queue can be rebuilt.
+	case !crashed && cp != nil && cp.CommitLogEnd >= clMin && cp.CommitLogEnd <= clEnd:
 		s.cl.written.Store(cp.CommitLogEnd)
 		s.cl.flushed.Store(cp.CommitLogEnd)
-	} else {
+	default:
 		start := clMin
 		if cp != nil {
 			start = min(max(clMin, cp.ConsumeQueueOffset), clEnd)
