@@ -21,9 +21,14 @@ build: ## build every binary into bin/
 	cd mq && CGO_ENABLED=0 $(GO) build -o ../$(BIN)/ ./cmd/...
 	@for m in $(ALL_MODULES); do (cd $$m && $(GO) build ./...) || exit 1; done
 
+# The compatibility tests run the official RocketMQ client, whose own data
+# races the race detector reports; they run without it.
+COMPAT_TEST_FLAGS ?= -timeout 12m
+
 .PHONY: test
 test: ## run every module's tests (installs what they need first)
-	@for m in $(ALL_MODULES); do echo "== $$m"; (cd $$m && $(GO) test $(TEST_FLAGS) ./...) || exit 1; done
+	@for m in $(MODULES); do echo "== $$m"; (cd $$m && $(GO) test $(TEST_FLAGS) ./...) || exit 1; done
+	@for m in $(EXTRA_MODULES); do echo "== $$m"; (cd $$m && $(GO) test $(COMPAT_TEST_FLAGS) ./...) || exit 1; done
 
 .PHONY: demo
 demo: ## run a NameServer and a Broker in one process (mqbroker --dev); Ctrl-C stops

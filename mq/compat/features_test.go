@@ -141,6 +141,10 @@ func TestCompatRetryAndDLQ(t *testing.T) {
 	c := mqtest.Start(t, mqtest.WithBrokerConfig(shortDelays))
 	p := newProducer(t, c)
 	p.SendSync(context.Background(), primitive.NewMessage("Flaky", []byte("poison")))
+	// The broker creates the retry topic at the group's first heartbeat; a
+	// client that started before its route existed only picks it up at its
+	// next rebalance (20 s). Creating it first keeps the test short.
+	createTopic(t, c, "%RETRY%cg-retry", 1)
 	var attempts atomic.Int32
 	pc, err := consumer.NewPushConsumer(
 		consumer.WithNameServer([]string{c.NamesrvAddr}), consumer.WithGroupName("cg-retry"),
@@ -241,25 +245,39 @@ func TestCompatAdmin(t *testing.T) {
 	}
 	defer adm.Close()
 	ctx := context.Background()
-	if err := adm.CreateTopic(ctx, admin.WithTopicCreate("AdminTopic"), admin.WithBrokerAddrCreate(c.BrokerAddr)); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		list, err := adm.FetchAllTopicList(ctx)
-		if err == nil && contains(list.TopicList, "AdminTopic") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("created topic not listed: %v %v", list, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	createTopic(t, c, "AdminTopic", 8)
 	if err := adm.DeleteTopic(ctx, admin.WithTopicDelete("AdminTopic"), admin.WithBrokerAddrDelete(c.BrokerAddr), admin.WithNameSrvAddr([]string{c.NamesrvAddr})); err != nil {
 		t.Fatal(err)
 	}
 	if list, err := adm.FetchAllTopicList(ctx); err != nil || contains(list.TopicList, "AdminTopic") {
 		t.Fatalf("deleted topic still listed: %v %v", list, err)
+	}
+}
+
+// createTopic creates a topic with the official admin client and waits
+// until the NameServer routes it.
+func createTopic(t *testing.T, c *mqtest.Cluster, topic string, queues int) {
+	t.Helper()
+	adm, err := admin.NewAdmin(admin.WithResolver(primitive.NewPassthroughResolver([]string{c.NamesrvAddr})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	ctx := context.Background()
+	err = adm.CreateTopic(ctx, admin.WithTopicCreate(topic), admin.WithBrokerAddrCreate(c.BrokerAddr), admin.WithReadQueueNums(queues), admin.WithWriteQueueNums(queues))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		list, err := adm.FetchAllTopicList(ctx)
+		if err == nil && contains(list.TopicList, topic) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("created topic %s not listed: %v %v", topic, list, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
