@@ -157,4 +157,3 @@ func BenchmarkRecover1GiB(b *testing.B) {
 		})
 	}
 }
-
