@@ -139,14 +139,21 @@ func (r *clientRegistry) connClosed(conn *remoting.Conn) []string {
 // expire forgets clients silent for longer than the expiry and returns the
 // consumer groups that changed.
 func (r *clientRegistry) expire(now time.Time) []string {
-	return r.remove(func(c *clientConn) bool {
+	var silent []*clientConn
+	changed := r.remove(func(c *clientConn) bool {
 		if now.Sub(c.lastSeen) <= r.expiry {
 			return false
 		}
-		r.log.Info("client expired", "clientId", c.clientID, "addr", c.conn.RemoteAddr().String(), "silentFor", now.Sub(c.lastSeen))
-		c.conn.Close()
+		silent = append(silent, c)
 		return true
 	})
+	// Closing calls back into the registry (the server's disconnect hook),
+	// so it happens after remove released the lock.
+	for _, c := range silent {
+		r.log.Info("client expired", "clientId", c.clientID, "addr", c.conn.RemoteAddr().String(), "silentFor", now.Sub(c.lastSeen))
+		c.conn.Close()
+	}
+	return changed
 }
 
 func (r *clientRegistry) remove(match func(*clientConn) bool) []string {
