@@ -99,9 +99,8 @@ func TestAdminQueries(t *testing.T) {
 
 func TestAdminConnectionsAndResetOffset(t *testing.T) {
 	tb := startBroker(t, nil)
-	for i := range 3 {
+	for range 3 {
 		tb.send(t, "Reset", 0, "m", nil)
-		_ = i
 	}
 	pushed := make(chan *remoting.Command, 1)
 	consumer := remoting.NewClient(remoting.ClientConfig{Handler: remoting.HandlerFunc(func(ctx context.Context, c *remoting.Conn, req *remoting.Command) *remoting.Command {
