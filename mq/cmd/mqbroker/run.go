@@ -135,6 +135,10 @@ func serve(ctx context.Context, cfg broker.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	return serveBroker(ctx, b, log)
+}
+
+func serveBroker(ctx context.Context, b *broker.Broker, log *slog.Logger) error {
 	errc := make(chan error, 1)
 	go func() { errc <- b.ListenAndServe() }()
 	select {
@@ -193,15 +197,5 @@ func runDev(ctx context.Context, cfg broker.Config, stdout io.Writer, log *slog.
 	}
 	fmt.Fprintf(stdout, "Surge dev mode\n  NameServer: %s   (export NAMESRV_ADDR=%s)\n  Broker:     %s\n  Store:      %s\nPress Ctrl-C to stop.\n",
 		ln.Addr(), ln.Addr(), b.Addr(), cfg.Store.Dir)
-	errc := make(chan error, 1)
-	go func() { errc <- b.ListenAndServe() }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	return errors.Join(b.Shutdown(sctx), <-errc)
+	return serveBroker(ctx, b, log)
 }
