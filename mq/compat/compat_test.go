@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +15,8 @@ import (
 	"github.com/apache/rocketmq-client-go/v2/rlog"
 
 	"github.com/surge-mq/surge/mq/mqtest"
+	"github.com/surge-mq/surge/mq/protocol"
+	"github.com/surge-mq/surge/mq/remoting"
 )
 
 func TestMain(m *testing.M) {
@@ -201,4 +204,71 @@ func TestCompatBroadcasting(t *testing.T) {
 	}
 	r1.waitFor(t, 30*time.Second, "consumer 1 to get everything", atLeast(8))
 	r2.waitFor(t, 30*time.Second, "consumer 2 to get everything", atLeast(8))
+}
+
+// TestCompatClustering: two consumers of one group split the queues: each
+// gets some messages, together all of them, none twice.
+func TestCompatClustering(t *testing.T) {
+	c := mqtest.Start(t)
+	p := newProducer(t, c)
+	p.SendSync(context.Background(), primitive.NewMessage("Split", []byte("create")))
+	createTopic(t, c, "%RETRY%cg-split", 1)
+	r1, r2 := newReceived(), newReceived()
+	newPushConsumer(t, c, "cg-split", "Split", consumer.MessageSelector{}, r1, consumer.WithInstance("one"))
+	newPushConsumer(t, c, "cg-split", "Split", consumer.MessageSelector{}, r2, consumer.WithInstance("two"))
+	// Both members must be registered (and told to rebalance) before the
+	// messages go out.
+	cl := remoting.NewClient(remoting.ClientConfig{})
+	defer cl.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := cl.Invoke(context.Background(), c.BrokerAddr, remoting.NewRequest(protocol.GetConsumerListByGroup, map[string]string{"consumerGroup": "cg-split"}, nil))
+		if err == nil {
+			if l, err := protocol.UnmarshalConsumerIDList(resp.Body); err == nil && len(l.ConsumerIDList) == 2 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the two consumers did not both register")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Warm up until both consumers receive: then each holds its queues and
+	// the rebalance has settled.
+	for i := 0; len(r1.snapshot()) == 0 || len(r2.snapshot()) == 0; i++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("one consumer got nothing: %d / %d", len(r1.snapshot()), len(r2.snapshot()))
+		}
+		p.SendSync(context.Background(), primitive.NewMessage("Split", []byte(fmt.Sprint("warm", i))))
+		time.Sleep(20 * time.Millisecond)
+	}
+	const n = 40
+	for i := range n {
+		msg := primitive.NewMessage("Split", []byte(fmt.Sprint("m", i)))
+		if _, err := p.SendSync(context.Background(), msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all := func([]*primitive.MessageExt) bool {
+		seen := map[string]bool{}
+		for _, m := range append(r1.snapshot(), r2.snapshot()...) {
+			if strings.HasPrefix(string(m.Body), "m") {
+				seen[string(m.Body)] = true
+			}
+		}
+		return len(seen) >= n
+	}
+	r1.waitFor(t, 30*time.Second, "every message across both consumers", all)
+	count := func(r *received) int {
+		k := 0
+		for _, m := range r.snapshot() {
+			if strings.HasPrefix(string(m.Body), "m") {
+				k++
+			}
+		}
+		return k
+	}
+	if c1, c2 := count(r1), count(r2); c1 == 0 || c2 == 0 || c1+c2 != n {
+		t.Fatalf("split %d / %d of %d: both consumers must share the queues, none twice", c1, c2, n)
+	}
 }
