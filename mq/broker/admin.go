@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime"
 	"strconv"
 	"time"
@@ -34,6 +35,43 @@ func (b *Broker) routeAdmin(mux *remoting.Mux) {
 	mux.HandleFunc(protocol.GetProducerConnectionList, b.handleProducerConnections)
 	mux.HandleFunc(protocol.GetBrokerRuntimeInfo, b.handleRuntimeInfo)
 	mux.HandleFunc(protocol.InvokeBrokerToResetOffset, b.handleResetOffset)
+	mux.HandleFunc(protocol.GetConsumerRunningInfo, b.handleRelayToClient)
+	mux.HandleFunc(protocol.ConsumeMessageDirectly, b.handleRelayToClient)
+}
+
+// handleRelayToClient serves GET_CONSUMER_RUNNING_INFO (307) and
+// CONSUME_MESSAGE_DIRECTLY (309) from admin tools: the request goes to the
+// named client's connection and its answer comes back verbatim. For 309 the
+// body is the one stored message the msgId names.
+func (b *Broker) handleRelayToClient(ctx context.Context, c *remoting.Conn, req *remoting.Command) *remoting.Command {
+	clientID := req.Ext("clientId")
+	cc := b.clients.connByClientID(clientID)
+	if cc == nil {
+		return remoting.NewResponse(req, consumerNotOnline, fmt.Sprintf("the consumer client %q is not online", clientID))
+	}
+	ext := maps.Clone(req.ExtFields)
+	var body []byte
+	if req.Code == protocol.ConsumeMessageDirectly {
+		_, off, err := protocol.ParseOffsetMessageID(req.Ext("msgId"))
+		if err != nil {
+			return remoting.NewResponse(req, protocol.SystemError, err.Error())
+		}
+		m, err := b.store.Message(off)
+		if err != nil {
+			return remoting.NewResponse(req, protocol.SystemError, "can not find message by the offset, "+itoa(off))
+		}
+		body = m.AppendEncode(nil)
+		ext["brokerName"] = b.cfg.BrokerName
+	}
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	resp, err := cc.conn.Invoke(rctx, remoting.NewRequest(req.Code, ext, body))
+	if err != nil {
+		return remoting.NewResponse(req, protocol.SystemError, fmt.Sprintf("ask client %s: %v", clientID, err))
+	}
+	out := remoting.NewResponse(req, resp.Code, resp.Remark)
+	out.ExtFields, out.Body = resp.ExtFields, resp.Body
+	return out
 }
 
 func bodyResponse(req *remoting.Command, body []byte, err error) *remoting.Command {

@@ -232,6 +232,27 @@ func (r *clientRegistry) producerConns(group string) []*clientConn {
 	return out
 }
 
+// connByClientID finds a live connection of a client by its ID.
+func (r *clientRegistry) connByClientID(id string) *clientConn {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, g := range r.producers {
+		for _, c := range g {
+			if c.clientID == id {
+				return c
+			}
+		}
+	}
+	for _, g := range r.consumers {
+		for _, c := range g.conns {
+			if c.clientID == id {
+				return c
+			}
+		}
+	}
+	return nil
+}
+
 // groupInfo describes a consumer group for admin queries.
 type groupInfo struct {
 	ConsumeType      string

@@ -15,8 +15,8 @@ import (
 )
 
 // handleSend serves SEND_MESSAGE (10, V1 header), SEND_MESSAGE_V2 (310),
-// SEND_BATCH_MESSAGE (320) and the reply sends (324, 325, stored like a
-// normal message).
+// SEND_BATCH_MESSAGE (320) and the reply sends (324, 325: stored, then
+// pushed to the requester, see reply.go).
 func (b *Broker) handleSend(ctx context.Context, c *remoting.Conn, req *remoting.Command) *remoting.Command {
 	h, err := protocol.DecodeSendHeader(req.Code, req.ExtFields)
 	if err != nil {
@@ -55,6 +55,9 @@ func (b *Broker) handleSend(ctx context.Context, c *remoting.Conn, req *remoting
 	res, err := b.store.PutMessages(ctx, msgs)
 	if err == nil {
 		b.stats.putMessages.Add(int64(len(msgs)))
+		if req.Code == protocol.SendReplyMessage || req.Code == protocol.SendReplyMessageV2 {
+			return b.pushReply(ctx, req, &h, msgs[0], res)
+		}
 	}
 	return b.sendResponse(req, msgs, h.QueueID, res, err)
 }
