@@ -1,0 +1,129 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/surge-mq/surge/mq/protocol"
+	"github.com/surge-mq/surge/mq/remoting"
+)
+
+// autoCreateTopic is the template topic brokers create new topics from.
+const autoCreateTopic = "TBW102"
+
+// routeTTL is how long a topic's route is used before it is asked again.
+const routeTTL = 30 * time.Second
+
+// Queue identifies one message queue.
+type Queue struct {
+	Topic   string
+	Broker  string // broker name
+	QueueID int32
+}
+
+// publishQueue is a queue a producer can write, with its master's address.
+type publishQueue struct {
+	Queue
+	addr string
+}
+
+type routeEntry struct {
+	queues  []publishQueue
+	fetched time.Time
+}
+
+// routes caches topic routes from the NameServers.
+type routes struct {
+	rc        *remoting.Client
+	namesrvs  []string
+	timeout   time.Duration
+	mu        sync.Mutex
+	byTopic   map[string]routeEntry
+	nextNamer int
+}
+
+func (r *routes) publishQueues(ctx context.Context, topic string) ([]publishQueue, error) {
+	r.mu.Lock()
+	e, ok := r.byTopic[topic]
+	r.mu.Unlock()
+	if ok && time.Since(e.fetched) < routeTTL {
+		return e.queues, nil
+	}
+	rd, err := r.fetch(ctx, topic)
+	if errorsIsTopicNotFound(err) {
+		// A new topic: borrow the auto-create template's route; the broker
+		// creates the topic at the first send.
+		rd, err = r.fetch(ctx, autoCreateTopic)
+		if err == nil {
+			for i := range rd.QueueDatas {
+				rd.QueueDatas[i].WriteQueueNums = min(rd.QueueDatas[i].WriteQueueNums, 4)
+			}
+		} else {
+			err = fmt.Errorf("route of %s: %w", topic, ErrTopicNotFound)
+		}
+	}
+	if err != nil {
+		if ok { // keep using a stale route rather than fail
+			return e.queues, nil
+		}
+		return nil, err
+	}
+	qs := writableQueues(topic, rd)
+	if len(qs) == 0 {
+		return nil, fmt.Errorf("topic %s: %w", topic, ErrNoRoute)
+	}
+	r.mu.Lock()
+	r.byTopic[topic] = routeEntry{queues: qs, fetched: time.Now()}
+	r.mu.Unlock()
+	return qs, nil
+}
+
+func errorsIsTopicNotFound(err error) bool {
+	be, ok := err.(*BrokerError)
+	return ok && be.Code == protocol.TopicNotExist
+}
+
+// fetch asks the NameServers in turn for a topic's route.
+func (r *routes) fetch(ctx context.Context, topic string) (*protocol.TopicRouteData, error) {
+	var last error
+	for range r.namesrvs {
+		r.mu.Lock()
+		addr := r.namesrvs[r.nextNamer%len(r.namesrvs)]
+		r.nextNamer++
+		r.mu.Unlock()
+		cctx, cancel := context.WithTimeout(ctx, r.timeout)
+		resp, err := r.rc.Invoke(cctx, addr, remoting.NewRequest(protocol.GetRouteInfoByTopic, map[string]string{"topic": topic}, nil))
+		cancel()
+		if err != nil {
+			last = fmt.Errorf("route of %s from %s: %w", topic, addr, err)
+			continue
+		}
+		if resp.Code != protocol.Success {
+			return nil, &BrokerError{Addr: addr, Code: resp.Code, Remark: resp.Remark}
+		}
+		return protocol.UnmarshalTopicRouteData(resp.Body)
+	}
+	return nil, last
+}
+
+func writableQueues(topic string, rd *protocol.TopicRouteData) []publishQueue {
+	masters := map[string]string{}
+	for _, bd := range rd.BrokerDatas {
+		if a := bd.MasterAddr(); a != "" {
+			masters[bd.BrokerName] = a
+		}
+	}
+	var qs []publishQueue
+	for _, qd := range rd.QueueDatas {
+		addr, ok := masters[qd.BrokerName]
+		if !ok || qd.Perm&protocol.PermWrite == 0 {
+			continue
+		}
+		for i := range qd.WriteQueueNums {
+			qs = append(qs, publishQueue{Queue: Queue{Topic: topic, Broker: qd.BrokerName, QueueID: i}, addr: addr})
+		}
+	}
+	return qs
+}
