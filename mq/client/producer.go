@@ -92,7 +92,9 @@ func WithGroup(g string) ProducerOption { return func(c *producerConfig) { c.gro
 func WithRetries(n int) ProducerOption { return func(c *producerConfig) { c.retries = n } }
 
 // WithSendTimeout bounds each attempt. Default 3s.
-func WithSendTimeout(d time.Duration) ProducerOption { return func(c *producerConfig) { c.timeout = d } }
+func WithSendTimeout(d time.Duration) ProducerOption {
+	return func(c *producerConfig) { c.timeout = d }
+}
 
 // WithCompressOver compresses bodies larger than n bytes. Default 4096;
 // negative disables compression.
