@@ -67,46 +67,51 @@ func ByKey(key string) Selector {
 	}
 }
 
-// ProducerOption configures a Producer.
-type ProducerOption func(*producerConfig)
+// Option configures a Producer or a Consumer.
+type Option func(*config)
 
-type producerConfig struct {
+type config struct {
 	namesrvs     []string
 	group        string
 	retries      int
 	timeout      time.Duration
 	compressOver int
 	logger       *slog.Logger
+	// consumer settings (consumer.go)
+	broadcasting bool
+	fromFirst    bool
+	maxReconsume int
+	pullBatch    int
 }
 
 // WithNameServers sets the NameServer addresses (required).
-func WithNameServers(addrs ...string) ProducerOption {
-	return func(c *producerConfig) { c.namesrvs = addrs }
+func WithNameServers(addrs ...string) Option {
+	return func(c *config) { c.namesrvs = addrs }
 }
 
 // WithGroup sets the producer group. Default "DEFAULT_PRODUCER".
-func WithGroup(g string) ProducerOption { return func(c *producerConfig) { c.group = g } }
+func WithGroup(g string) Option { return func(c *config) { c.group = g } }
 
 // WithRetries sets how many times a failed send is retried on another
 // queue or broker. Default 2.
-func WithRetries(n int) ProducerOption { return func(c *producerConfig) { c.retries = n } }
+func WithRetries(n int) Option { return func(c *config) { c.retries = n } }
 
 // WithSendTimeout bounds each attempt. Default 3s.
-func WithSendTimeout(d time.Duration) ProducerOption {
-	return func(c *producerConfig) { c.timeout = d }
+func WithSendTimeout(d time.Duration) Option {
+	return func(c *config) { c.timeout = d }
 }
 
 // WithCompressOver compresses bodies larger than n bytes. Default 4096;
 // negative disables compression.
-func WithCompressOver(n int) ProducerOption { return func(c *producerConfig) { c.compressOver = n } }
+func WithCompressOver(n int) Option { return func(c *config) { c.compressOver = n } }
 
 // WithLogger sets the logger. Default: discard.
-func WithLogger(l *slog.Logger) ProducerOption { return func(c *producerConfig) { c.logger = l } }
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
 // Producer sends messages. It is safe for concurrent use; Close releases
 // its connections and waits for asynchronous sends.
 type Producer struct {
-	cfg    producerConfig
+	cfg    config
 	rc     *remoting.Client
 	routes *routes
 	ids    *idGen
@@ -121,8 +126,8 @@ type Producer struct {
 }
 
 // NewProducer returns a producer. It connects lazily, on the first send.
-func NewProducer(opts ...ProducerOption) (*Producer, error) {
-	cfg := producerConfig{group: "DEFAULT_PRODUCER", retries: 2, timeout: 3 * time.Second, compressOver: 4096}
+func NewProducer(opts ...Option) (*Producer, error) {
+	cfg := config{group: "DEFAULT_PRODUCER", retries: 2, timeout: 3 * time.Second, compressOver: 4096}
 	for _, o := range opts {
 		o(&cfg)
 	}

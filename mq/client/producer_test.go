@@ -19,9 +19,9 @@ import (
 	"github.com/surge-mq/surge/mq/store"
 )
 
-func newProducer(t *testing.T, c *mqtest.Cluster, opts ...client.ProducerOption) *client.Producer {
+func newProducer(t *testing.T, c *mqtest.Cluster, opts ...client.Option) *client.Producer {
 	t.Helper()
-	p, err := client.NewProducer(append([]client.ProducerOption{client.WithNameServers(c.NamesrvAddr)}, opts...)...)
+	p, err := client.NewProducer(append([]client.Option{client.WithNameServers(c.NamesrvAddr)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,147 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/surge-mq/surge/mq/broker"
+	"github.com/surge-mq/surge/mq/client"
+	"github.com/surge-mq/surge/mq/mqtest"
+)
+
+// collector records consumed bodies.
+type collector struct {
+	mu   sync.Mutex
+	seen map[string]int
+}
+
+func newCollector() *collector { return &collector{seen: map[string]int{}} }
+
+// handle counts each message; fail says which bodies to fail (the whole
+// batch is then sent back).
+func (c *collector) handle(fail func(body string, seen int) bool) client.Handler {
+	return func(ctx context.Context, msgs []*client.MessageExt) error {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		var err error
+		for _, m := range msgs {
+			c.seen[string(m.Body)]++
+			if fail != nil && fail(string(m.Body), c.seen[string(m.Body)]) {
+				err = errors.New("try again later")
+			}
+		}
+		return err
+	}
+}
+
+func (c *collector) count(body string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.seen[body]
+}
+
+func (c *collector) distinct() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.seen)
+}
+
+func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func newConsumer(t *testing.T, c *mqtest.Cluster, group, topic, expr string, h client.Handler, opts ...client.Option) *client.Consumer {
+	t.Helper()
+	cons, err := client.NewPushConsumer(group, append([]client.Option{client.WithNameServers(c.NamesrvAddr), client.WithConsumeFromFirst()}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cons.Subscribe(topic, expr, h); err != nil {
+		t.Fatal(err)
+	}
+	if err := cons.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cons.Close() })
+	return cons
+}
+
+func TestConsumerReceivesAndFilters(t *testing.T) {
+	c := mqtest.Start(t)
+	p := newProducer(t, c)
+	for i := range 20 {
+		tag := "A"
+		if i%2 == 1 {
+			tag = "B"
+		}
+		if _, err := p.Send(context.Background(), &client.Message{Topic: "C", Body: []byte(fmt.Sprint(tag, i)), Tags: tag}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	col := newCollector()
+	newConsumer(t, c, "cg", "C", "A", col.handle(nil))
+	waitUntil(t, 10*time.Second, "ten A messages", func() bool { return col.distinct() == 10 })
+	if col.count("B1") != 0 {
+		t.Fatal("a B message passed the A filter")
+	}
+}
+
+func TestConsumerRetriesFailures(t *testing.T) {
+	c := mqtest.Start(t, mqtest.WithBrokerConfig(func(cfg *broker.Config) {
+		cfg.MessageDelayLevel = nil
+		for i := range 18 {
+			cfg.MessageDelayLevel = append(cfg.MessageDelayLevel, time.Duration(i+1)*100*time.Millisecond)
+		}
+	}))
+	p := newProducer(t, c)
+	p.Send(context.Background(), &client.Message{Topic: "R", Body: []byte("flaky")})
+	col := newCollector()
+	newConsumer(t, c, "cg-r", "R", "*", col.handle(func(_ string, seen int) bool { return seen < 3 }), client.WithMaxReconsumeTimes(5))
+	waitUntil(t, 15*time.Second, "the third delivery", func() bool { return col.count("flaky") >= 3 })
+}
+
+func TestConsumerGroupResumes(t *testing.T) {
+	c := mqtest.Start(t)
+	p := newProducer(t, c)
+	p.Send(context.Background(), &client.Message{Topic: "S", Body: []byte("m0")})
+	col := newCollector()
+	c1 := newConsumer(t, c, "cg-s", "S", "*", col.handle(nil))
+	waitUntil(t, 10*time.Second, "m0", func() bool { return col.count("m0") == 1 })
+	c1.Close() // commits its offsets
+	for i := 1; i <= 5; i++ {
+		p.Send(context.Background(), &client.Message{Topic: "S", Body: []byte(fmt.Sprint("m", i))})
+	}
+	newConsumer(t, c, "cg-s", "S", "*", col.handle(nil))
+	waitUntil(t, 10*time.Second, "m1..m5", func() bool { return col.distinct() == 6 })
+	if col.count("m0") != 1 {
+		t.Fatalf("m0 delivered %d times after a restart of the consumer", col.count("m0"))
+	}
+}
+
+func TestConsumerCloseLeavesNoGoroutine(t *testing.T) {
+	c := mqtest.Start(t)
+	p := newProducer(t, c)
+	p.Send(context.Background(), &client.Message{Topic: "L", Body: []byte("x")})
+	before := runtime.NumGoroutine()
+	col := newCollector()
+	cons, _ := client.NewPushConsumer("cg-l", client.WithNameServers(c.NamesrvAddr), client.WithConsumeFromFirst())
+	cons.Subscribe("L", "*", col.handle(nil))
+	if err := cons.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, "x", func() bool { return col.count("x") == 1 })
+	cons.Close()
+	waitUntil(t, 5*time.Second, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
+}
