@@ -55,18 +55,18 @@ type subscription struct {
 // Consumer is a push consumer: it pulls its share of the subscribed
 // topics' queues with long polling and hands messages to the handlers.
 type Consumer struct {
-	cfg      config
-	id       string
-	rc       *remoting.Client
-	routes   *routes
-	subs     map[string]*subscription
-	rebal    chan struct{}
-	ctx      context.Context
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
-	mu       sync.Mutex
-	running  map[Queue]*queueWorker
-	started  bool
+	cfg     config
+	id      string
+	rc      *remoting.Client
+	routes  *routes
+	subs    map[string]*subscription
+	rebal   chan struct{}
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	running map[Queue]*queueWorker
+	started bool
 }
 
 type queueWorker struct {
