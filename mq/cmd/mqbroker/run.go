@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/surge-mq/surge/mq/broker"
@@ -87,6 +88,12 @@ func loadConfig(o options, getenv func(string) string, stderr io.Writer) (broker
 	}
 	if o.listen != "" {
 		cfg.ListenAddr = o.listen
+		// The advertised port follows the listen address.
+		if _, port, err := net.SplitHostPort(o.listen); err == nil && port != "0" {
+			if p, err := strconv.Atoi(port); err == nil {
+				cfg.ListenPort = p
+			}
+		}
 	}
 	if cfg.Store.Dir == "" && !o.dev {
 		home, _ := os.UserHomeDir()
