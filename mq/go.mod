@@ -2,4 +2,7 @@ module github.com/surge-mq/surge/mq
 
 go 1.26.0
 
-require golang.org/x/sys v0.49.0 // indirect
+require (
+	github.com/HdrHistogram/hdrhistogram-go v1.4.0
+	golang.org/x/sys v0.49.0
+)
