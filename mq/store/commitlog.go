@@ -2,10 +2,13 @@ package store
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
 	"sync/atomic"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/surge-mq/surge/mq/protocol"
 )
@@ -36,6 +39,9 @@ type commitLog struct {
 	flushed atomic.Int64
 	// warmed is the offset up to which pages are populated (warm.go).
 	warmed atomic.Int64
+	// released is the offset below which mappings were dropped; flusher
+	// only.
+	released int64
 	// spareMu guards spare, the next segment created ahead of time.
 	spareMu sync.Mutex
 	spare   *segment
@@ -111,11 +117,16 @@ func (cl *commitLog) reserve(size int) (*segment, int64, error) {
 	next := cl.takeSpare(base)
 	if next == nil {
 		var err error
-		if next, err = createSegment(cl.dir, base, cl.segSize); err != nil {
+		next, err = createSegment(cl.dir, base, cl.segSize)
+		if errors.Is(err, os.ErrExist) {
+			// The warming goroutine created it first: it is the spare.
+			next = cl.takeSpare(base)
+		}
+		if next == nil {
 			return nil, 0, err
 		}
 	}
-	if cur != nil {
+	if cur != nil && pos < cur.end() {
 		b := cur.data[pos-cur.base:]
 		binary.BigEndian.PutUint32(b, uint32(cur.end()-pos))
 		binary.BigEndian.PutUint32(b[4:], protocol.BlankMagic)
@@ -170,7 +181,29 @@ func (cl *commitLog) syncTo(off int64) error {
 		}
 	}
 	cl.flushed.Store(off)
+	cl.releaseLocked(off - keepMapped)
 	return nil
+}
+
+// keepMapped is how much of the log behind the flushed offset stays
+// mapped: the recent messages consumers are still reading.
+const keepMapped = 64 << 20
+
+// releaseLocked drops the mappings of flushed pages below off. Their data
+// stays in the page cache (a later read maps it again), but they stop
+// counting as the broker's resident memory, which otherwise grows with
+// every byte written. segsMu is read-locked.
+func (cl *commitLog) releaseLocked(off int64) {
+	page := int64(os.Getpagesize())
+	off -= off % page
+	for _, s := range cl.segs {
+		from, to := max(cl.released, s.base), min(off, s.end())
+		if to <= from {
+			continue
+		}
+		_ = unix.Madvise(s.data[from-s.base:to-s.base], unix.MADV_DONTNEED)
+	}
+	cl.released = max(cl.released, off)
 }
 
 func (cl *commitLog) close() error {

@@ -119,6 +119,8 @@ func crashRound(t *testing.T, dir, flush string, n int, acked map[string]bool) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashHelperProcess$")
 	cmd.Env = append(os.Environ(), crashChildEnv+"="+dir+","+flush)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -142,6 +144,6 @@ func crashRound(t *testing.T, dir, flush string, n int, acked map[string]bool) {
 	}
 	cmd.Wait()
 	if got < n {
-		t.Fatalf("child stopped after %d acknowledgements, before the kill", got)
+		t.Fatalf("child stopped after %d acknowledgements, before the kill: %s", got, stderr.String())
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -24,6 +25,9 @@ type segment struct {
 	data []byte
 }
 
+// tmpSuffix marks a segment file still being created.
+const tmpSuffix = ".creating"
+
 func segmentName(base int64) string { return fmt.Sprintf("%020d", base) }
 
 // parseSegmentName returns the base offset encoded in a segment file name.
@@ -38,16 +42,26 @@ func parseSegmentName(name string) (int64, bool) {
 // createSegment creates and maps a new segment of size bytes. The blocks are
 // reserved with fallocate so that writes never hit ENOSPC through the mapping
 // (which would be SIGBUS) and fsyncs stay inside allocated space.
+//
+// The file is prepared under a temporary name and renamed when complete, so
+// a crash in between never leaves a short segment behind.
 func createSegment(dir string, base, size int64) (*segment, error) {
 	path := filepath.Join(dir, segmentName(base))
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := os.CreateTemp(dir, segmentName(base)+tmpSuffix+"*")
 	if err != nil {
 		return nil, fmt.Errorf("create segment: %w", err)
 	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
 	if err := preallocate(f, size); err != nil {
 		f.Close()
-		os.Remove(path)
 		return nil, err
+	}
+	// Link fails if the name exists: of two creators of one segment (the
+	// appender and the warming goroutine) exactly one wins.
+	if err := os.Link(tmp, path); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("create segment: %w", err)
 	}
 	s, err := mapSegment(f, path, base, size)
 	if err != nil {
@@ -172,6 +186,11 @@ func listSegments(dir string) ([]int64, error) {
 	var bases []int64
 	for _, e := range entries {
 		if e.IsDir() || filepath.Ext(e.Name()) == ".broken" || e.Name()[0] == '.' {
+			continue
+		}
+		if strings.Contains(e.Name(), tmpSuffix) {
+			// A segment whose creation a crash interrupted: it never held data.
+			os.Remove(filepath.Join(dir, e.Name()))
 			continue
 		}
 		b, ok := parseSegmentName(e.Name())
