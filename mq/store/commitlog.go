@@ -39,9 +39,6 @@ type commitLog struct {
 	flushed atomic.Int64
 	// warmed is the offset up to which pages are populated (warm.go).
 	warmed atomic.Int64
-	// released is the offset below which mappings were dropped; flusher
-	// only.
-	released int64
 	// spareMu guards spare, the next segment created ahead of time.
 	spareMu sync.Mutex
 	spare   *segment
@@ -181,7 +178,6 @@ func (cl *commitLog) syncTo(off int64) error {
 		}
 	}
 	cl.flushed.Store(off)
-	cl.releaseLocked(off - keepMapped)
 	return nil
 }
 
@@ -189,21 +185,23 @@ func (cl *commitLog) syncTo(off int64) error {
 // mapped: the recent messages consumers are still reading.
 const keepMapped = 64 << 20
 
-// releaseLocked drops the mappings of flushed pages below off. Their data
-// stays in the page cache (a later read maps it again), but they stop
-// counting as the broker's resident memory, which otherwise grows with
-// every byte written. segsMu is read-locked.
-func (cl *commitLog) releaseLocked(off int64) {
+// release drops the mappings of the flushed pages more than keepMapped
+// behind the flushed offset. Their data stays in the page cache (a later
+// read maps it again), but they stop counting as the broker's resident
+// memory, which otherwise grows with every byte written and every old byte
+// read. The retention loop calls it every second, so pages readers mapped
+// again are dropped again.
+func (cl *commitLog) release() {
+	off := cl.flushed.Load() - keepMapped
+	cl.segsMu.RLock()
+	defer cl.segsMu.RUnlock()
 	page := int64(os.Getpagesize())
 	off -= off % page
 	for _, s := range cl.segs {
-		from, to := max(cl.released, s.base), min(off, s.end())
-		if to <= from {
-			continue
+		if to := min(off, s.end()); to > s.base {
+			_ = unix.Madvise(s.data[:to-s.base], unix.MADV_DONTNEED)
 		}
-		_ = unix.Madvise(s.data[from-s.base:to-s.base], unix.MADV_DONTNEED)
 	}
-	cl.released = max(cl.released, off)
 }
 
 func (cl *commitLog) close() error {

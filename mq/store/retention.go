@@ -17,7 +17,8 @@ import (
 // whose records are gone.
 //
 // Independently, every second, the disk usage is compared with
-// DiskHardWatermark: above it appends fail with ErrDiskFull (reads go on).
+// DiskHardWatermark: above it appends fail with ErrDiskFull (reads go on),
+// and the mappings of old, flushed data are dropped (commitLog.release).
 
 // maxDeletePerRound bounds how many segments one clean removes, so that a
 // burst of deletions does not stall the disk (deleteFileBatchMax).
@@ -34,6 +35,7 @@ func (s *Store) retentionLoop() {
 		case <-tick.C:
 		}
 		s.checkDisk()
+		s.cl.release()
 		if time.Since(lastClean) >= s.cfg.CleanInterval {
 			lastClean = time.Now()
 			if _, err := s.Clean(); err != nil {
