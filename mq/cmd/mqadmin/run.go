@@ -26,6 +26,8 @@ type options struct {
 	read, write, perm                                      int
 	timestamp                                              string
 	json                                                   bool
+	count                                                  int
+	wait                                                   time.Duration
 }
 
 type command struct {
@@ -83,8 +85,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	fs.IntVar(&o.perm, "p", 6, "permission (updateTopic): 2 write, 4 read, 6 both")
 	fs.StringVar(&o.timestamp, "s", "", "timestamp (resetOffsetByTime)")
 	fs.BoolVar(&o.json, "json", false, "print JSON for scripts")
+	fs.IntVar(&o.count, "count", 0, "messages to send or receive (quickstart: 1000, consumeMessage: 32)")
+	fs.DurationVar(&o.wait, "wait", 30*time.Second, "how long consumeMessage and quickstartConsumer wait")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
+	}
+	if o.count <= 0 {
+		o.count = 32
+		if strings.HasPrefix(args[0], "quickstart") {
+			o.count = 1000
+		}
 	}
 	if o.namesrv == "" {
 		return errors.New("no NameServer: pass -n host:port or set NAMESRV_ADDR")
