@@ -127,6 +127,12 @@ type Producer struct {
 
 // NewProducer returns a producer. It connects lazily, on the first send.
 func NewProducer(opts ...Option) (*Producer, error) {
+	return newProducer(nil, opts)
+}
+
+// newProducer builds a producer whose connections serve the brokers'
+// requests with h (transaction checks), if any.
+func newProducer(h remoting.Handler, opts []Option) (*Producer, error) {
 	cfg := config{group: "DEFAULT_PRODUCER", retries: 2, timeout: 3 * time.Second, compressOver: 4096}
 	for _, o := range opts {
 		o(&cfg)
@@ -137,7 +143,7 @@ func NewProducer(opts ...Option) (*Producer, error) {
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.DiscardHandler)
 	}
-	rc := remoting.NewClient(remoting.ClientConfig{Logger: cfg.logger})
+	rc := remoting.NewClient(remoting.ClientConfig{Logger: cfg.logger, Handler: h})
 	return &Producer{
 		cfg: cfg, rc: rc, ids: newIDGen(), avoid: map[string]time.Time{},
 		routes: &routes{rc: rc, namesrvs: cfg.namesrvs, timeout: cfg.timeout, byTopic: map[string]routeEntry{}},
@@ -147,7 +153,10 @@ func NewProducer(opts ...Option) (*Producer, error) {
 // SendOption adjusts one send.
 type SendOption func(*sendOptions)
 
-type sendOptions struct{ selector Selector }
+type sendOptions struct {
+	selector      Selector
+	transactional bool // a half message (transaction.go)
+}
 
 // WithSelector picks the queue with sel (see ByKey for ordered messages).
 func WithSelector(sel Selector) SendOption { return func(o *sendOptions) { o.selector = sel } }
@@ -217,6 +226,9 @@ func (p *Producer) send(ctx context.Context, msgs []*Message, oneway bool, opts 
 	body, ext, msgID, err := p.encode(msgs)
 	if err != nil {
 		return nil, err
+	}
+	if o.transactional {
+		ext.SysFlag |= protocol.TransactionPrep
 	}
 	var last error
 	var lastBroker string
