@@ -30,6 +30,14 @@ func WithConsumeFromFirst() Option { return func(c *config) { c.fromFirst = true
 // broker moves it to the group's dead-letter topic. Default 16.
 func WithMaxReconsumeTimes(n int) Option { return func(c *config) { c.maxReconsume = n } }
 
+// WithOrderly consumes each queue in order: a queue is consumed by one
+// member at a time (locked on the broker, renewed every 20 s), batches are
+// handled one after the other, and a failed batch is retried in place up to
+// retries times before it goes to the retry topic.
+func WithOrderly(retries int) Option {
+	return func(c *config) { c.orderly, c.localRetries = true, retries }
+}
+
 // MessageExt is a consumed message.
 type MessageExt struct {
 	*protocol.Message
@@ -167,6 +175,7 @@ func (c *Consumer) loop() {
 			c.heartbeat(c.ctx)
 			continue
 		case <-rb.C:
+			c.renewLocks()
 		case <-c.rebal:
 		case <-soon.C:
 		}
@@ -249,10 +258,17 @@ func (c *Consumer) rebalance() (incomplete bool) {
 			w.cancel()
 			<-w.done
 			delete(c.running, q)
+			if c.cfg.orderly {
+				c.unlock(w.q.addr, []Queue{q})
+			}
 		}
 	}
 	for q, pq := range want {
 		if _, ok := c.running[q]; !ok {
+			if c.cfg.orderly && !c.cfg.broadcasting && len(c.lock(pq.addr, []Queue{q})) == 0 {
+				incomplete = true // held by a member that has not let go yet
+				continue
+			}
 			ctx, cancel := context.WithCancel(c.ctx)
 			w := &queueWorker{q: pq, cancel: cancel, done: make(chan struct{})}
 			c.running[q] = w
@@ -286,4 +302,56 @@ func (c *Consumer) members(addr string) []string {
 	}
 	slices.Sort(l.ConsumerIDList)
 	return l.ConsumerIDList
+}
+
+// lock asks a broker for exclusive use of queues and returns those granted.
+func (c *Consumer) lock(addr string, qs []Queue) []Queue {
+	body := protocol.LockBatchRequestBody{ConsumerGroup: c.cfg.group, ClientID: c.id}
+	for _, q := range qs {
+		body.MQSet = append(body.MQSet, protocol.MessageQueue{Topic: q.Topic, BrokerName: q.Broker, QueueID: q.QueueID})
+	}
+	b, _ := body.Marshal()
+	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.timeout)
+	defer cancel()
+	resp, err := c.rc.Invoke(ctx, addr, remoting.NewRequest(protocol.LockBatchMQ, nil, b))
+	if err != nil || resp.Code != protocol.Success {
+		return nil
+	}
+	res, err := protocol.UnmarshalLockBatchResponseBody(resp.Body)
+	if err != nil {
+		return nil
+	}
+	var out []Queue
+	for _, mq := range res.LockOKMQSet {
+		out = append(out, Queue{Topic: mq.Topic, Broker: mq.BrokerName, QueueID: mq.QueueID})
+	}
+	return out
+}
+
+func (c *Consumer) unlock(addr string, qs []Queue) {
+	body := protocol.UnlockBatchRequestBody{ConsumerGroup: c.cfg.group, ClientID: c.id}
+	for _, q := range qs {
+		body.MQSet = append(body.MQSet, protocol.MessageQueue{Topic: q.Topic, BrokerName: q.Broker, QueueID: q.QueueID})
+	}
+	b, _ := body.Marshal()
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.timeout)
+	defer cancel()
+	c.rc.Invoke(ctx, addr, remoting.NewRequest(protocol.UnlockBatchMQ, nil, b))
+}
+
+// renewLocks renews the locks of the queues being consumed (the broker
+// lets a lock lapse 60 s after its last renewal).
+func (c *Consumer) renewLocks() {
+	if !c.cfg.orderly || c.cfg.broadcasting {
+		return
+	}
+	c.mu.Lock()
+	byAddr := map[string][]Queue{}
+	for q, w := range c.running {
+		byAddr[w.q.addr] = append(byAddr[w.q.addr], q)
+	}
+	c.mu.Unlock()
+	for addr, qs := range byAddr {
+		c.lock(addr, qs)
+	}
 }

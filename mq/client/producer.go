@@ -82,6 +82,8 @@ type config struct {
 	fromFirst    bool
 	maxReconsume int
 	pullBatch    int
+	orderly      bool
+	localRetries int
 }
 
 // WithNameServers sets the NameServer addresses (required).

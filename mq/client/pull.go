@@ -127,12 +127,31 @@ func (c *Consumer) consume(ctx context.Context, w *queueWorker, sub *subscriptio
 	if handler == nil {
 		return
 	}
-	if err := handler(ctx, batch); err != nil {
-		for _, m := range batch {
+	if !c.cfg.orderly {
+		if err := handler(ctx, batch); err != nil {
+			for _, m := range batch {
+				c.sendBack(w, m)
+			}
+		}
+		return
+	}
+	// Orderly: one message at a time, retried in place a bounded number
+	// of times; then it goes to the retry topic like any failure, so one
+	// poison message cannot hold its queue forever.
+	for _, m := range batch {
+		err := handler(ctx, []*MessageExt{m})
+		for i := 0; err != nil && i < c.cfg.localRetries && ctx.Err() == nil; i++ {
+			sleep(ctx, orderlyRetryPause)
+			err = handler(ctx, []*MessageExt{m})
+		}
+		if err != nil {
 			c.sendBack(w, m)
 		}
 	}
 }
+
+// orderlyRetryPause is the wait between local retries of an orderly batch.
+const orderlyRetryPause = 200 * time.Millisecond
 
 func (c *Consumer) sendBack(w *queueWorker, m *MessageExt) {
 	h := protocol.ConsumerSendMsgBackRequestHeader{
@@ -206,6 +225,13 @@ func (c *Consumer) Close() error {
 	}
 	c.cancel()
 	c.wg.Wait()
+	if c.cfg.orderly {
+		c.mu.Lock()
+		for q, w := range c.running {
+			c.unlock(w.q.addr, []Queue{q})
+		}
+		c.mu.Unlock()
+	}
 	return c.rc.Close()
 }
 
