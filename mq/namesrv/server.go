@@ -1,13 +1,7 @@
-// Package namesrv is Surge's NameServer: the registry that tells clients
-// which brokers host a topic. Brokers register every 30 s with their topic
-// tables; a broker silent for BrokerExpiry, or whose connection closes, is
-// dropped. Several NameServers run side by side without talking to each
-// other: every broker registers with all of them.
 package namesrv
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,110 +13,151 @@ import (
 	"github.com/surge-mq/surge/mq/remoting"
 )
 
-// Config configures a Server. Zero fields take their defaults.
-type Config struct {
-	// ListenAddr is where ListenAndServe listens. Default "0.0.0.0:9876".
-	ListenAddr string
-	// BrokerExpiry drops a broker whose last registration is older. Default 120s.
-	BrokerExpiry time.Duration
-	// ScanInterval is how often expired brokers are looked for
-	// (scanNotActiveBrokerInterval). Default 10s.
-	ScanInterval time.Duration
-	// Logger receives the server's logs. Default: discard.
-	Logger *slog.Logger
-	// Now is the clock. Default time.Now.
-	Now func() time.Time
-}
+// ErrServing is returned by Serve when the Server already serves: a Server
+// serves one listener.
+var ErrServing = errors.New("namesrv: server already serving")
 
-func (c *Config) setDefaults() {
-	if c.ListenAddr == "" {
-		c.ListenAddr = "0.0.0.0:9876"
-	}
-	if c.BrokerExpiry <= 0 {
-		c.BrokerExpiry = 120 * time.Second
-	}
-	if c.ScanInterval <= 0 {
-		c.ScanInterval = 10 * time.Second
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	if c.Now == nil {
-		c.Now = time.Now
-	}
-}
+// shutdownGrace bounds how long ListenAndServe's shutdown waits for
+// requests in flight; NameServer requests take microseconds.
+const shutdownGrace = 5 * time.Second
 
-// Server is a NameServer.
+// Server is a NameServer. Create it with New, run it with Serve or
+// ListenAndServe, stop it with Shutdown.
 type Server struct {
 	cfg Config
 	log *slog.Logger
 	reg *registry
+	kv  *kvConfig
+	mux *remoting.Mux
 	srv *remoting.Server
 
-	kvMu sync.Mutex
-	kv   map[string]map[string]string // namespace -> key -> value
-
-	stop     chan struct{}
-	stopOnce sync.Once
-	wg       sync.WaitGroup
+	mu      sync.Mutex // guards serving, closed and the start of scanner
+	serving bool
+	closed  bool
+	stop    chan struct{} // closed by Shutdown
+	scanner sync.WaitGroup
 }
 
-// New returns a NameServer; it serves once Serve or ListenAndServe runs.
+// New returns a NameServer configured by cfg; it serves once Serve or
+// ListenAndServe runs. It fails only on an unusable Config.
 func New(cfg Config) (*Server, error) {
-	cfg.setDefaults()
-	s := &Server{cfg: cfg, log: cfg.Logger, reg: newRegistry(), kv: map[string]map[string]string{}, stop: make(chan struct{})}
-	mux := remoting.NewMux(cfg.Logger)
-	mux.HandleFunc(protocol.RegisterBroker, s.handleRegister)
-	mux.HandleFunc(protocol.UnregisterBroker, s.handleUnregister)
-	mux.HandleFunc(protocol.QueryDataVersion, s.handleQueryDataVersion)
-	mux.HandleFunc(protocol.GetRouteInfoByTopic, s.handleRoute)
-	mux.HandleFunc(protocol.GetBrokerClusterInfo, s.handleClusterInfo)
-	mux.HandleFunc(protocol.GetAllTopicListFromNameServer, s.handleTopicList)
-	mux.HandleFunc(protocol.GetTopicsByCluster, s.handleTopicsByCluster)
-	mux.HandleFunc(protocol.DeleteTopicInNamesrv, s.handleDeleteTopic)
-	mux.HandleFunc(protocol.PutKVConfig, s.handlePutKV)
-	mux.HandleFunc(protocol.GetKVConfig, s.handleGetKV)
-	mux.HandleFunc(protocol.DeleteKVConfig, s.handleDeleteKV)
-	s.srv = &remoting.Server{Handler: mux, Logger: cfg.Logger, OnDisconnect: s.connClosed}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:  cfg,
+		log:  cfg.Logger,
+		reg:  newRegistry(),
+		kv:   newKVConfig(),
+		stop: make(chan struct{}),
+	}
+	s.mux = s.newMux()
+	s.srv = &remoting.Server{
+		Handler: s.mux,
+		Logger:  cfg.Logger,
+		// An idle connection is closed, which drops the brokers registered
+		// on it; never before a broker could have expired.
+		IdleTimeout:  max(120*time.Second, cfg.BrokerExpiry),
+		OnDisconnect: s.connClosed,
+	}
 	return s, nil
 }
 
-// ListenAndServe listens on Config.ListenAddr and serves.
-func (s *Server) ListenAndServe() error {
+// ListenAndServe listens on Config.ListenAddr and serves until ctx is done
+// or Shutdown is called. When ctx ends it shuts down gracefully and
+// returns nil (or the shutdown's error). Whatever ends it, the server is
+// shut down when it returns.
+func (s *Server) ListenAndServe(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.cfg.ListenAddr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", s.cfg.ListenAddr, err)
+		return fmt.Errorf("namesrv: listen on %s: %w", s.cfg.ListenAddr, err)
 	}
-	return s.Serve(ln)
+	served := make(chan struct{})
+	shutdown := make(chan error, 1)
+	go func() { // ends before ListenAndServe returns
+		select {
+		case <-ctx.Done():
+		case <-served: // Shutdown was called, or accepting failed
+		}
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+		defer cancel()
+		shutdown <- s.Shutdown(sctx)
+	}()
+	err = s.Serve(ln)
+	close(served)
+	return errors.Join(err, <-shutdown)
 }
 
-// Serve serves on ln until Shutdown; it then returns nil.
+// Serve accepts connections on ln and serves them until Shutdown, then
+// returns nil. It also runs the expiry scanner. If accepting fails, Serve
+// returns the error and the caller must still call Shutdown to stop the
+// scanner. After Shutdown, Serve closes ln and returns nil at once; a
+// second concurrent Serve returns ErrServing.
 func (s *Server) Serve(ln net.Listener) error {
-	s.wg.Go(s.expireLoop)
-	s.log.Info("NameServer started", "addr", ln.Addr().String())
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		ln.Close()
+		return nil
+	}
+	if s.serving {
+		s.mu.Unlock()
+		return ErrServing
+	}
+	s.serving = true
+	s.startScannerLocked()
+	s.mu.Unlock()
+
+	s.log.Info("NameServer listening", "addr", ln.Addr().String(),
+		"brokerExpiry", s.cfg.BrokerExpiry, "scanInterval", s.cfg.ScanInterval)
 	err := s.srv.Serve(ln)
 	if errors.Is(err, remoting.ErrServerClosed) {
 		return nil
 	}
-	return err
+	return fmt.Errorf("namesrv: serve on %s: %w", ln.Addr(), err)
 }
 
-// Addr is the listen address once serving.
+// Addr is the listen address once serving, nil before.
 func (s *Server) Addr() net.Addr { return s.srv.Addr() }
 
-// Shutdown stops serving and the expiry scanner. It is idempotent.
+// Shutdown stops accepting connections, waits (until ctx is done) for
+// requests in flight, closes every connection and stops the expiry
+// scanner. It is idempotent; it returns ctx's error if it gave up waiting.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.stopOnce.Do(func() { close(s.stop) })
+	s.mu.Lock()
+	first := !s.closed
+	if first {
+		s.closed = true
+		close(s.stop)
+	}
+	s.mu.Unlock()
 	err := s.srv.Shutdown(ctx)
-	s.wg.Wait()
-	return err
+	s.scanner.Wait()
+	if first {
+		s.log.Info("NameServer stopped")
+	}
+	if err != nil {
+		return fmt.Errorf("namesrv: shutdown: %w", err)
+	}
+	return nil
 }
 
-// HasBroker reports whether a broker address is registered (tests wait on
-// it).
+// HasBroker reports whether a broker address is registered. Tests and
+// mqtest wait on it.
 func (s *Server) HasBroker(addr string) bool { return s.reg.hasBroker(addr) }
 
-func (s *Server) expireLoop() {
+// startScannerLocked starts the expiry scanner unless Shutdown ran. s.mu
+// must be held.
+func (s *Server) startScannerLocked() {
+	if s.closed {
+		return
+	}
+	s.scanner.Go(s.scanLoop)
+}
+
+// scanLoop drops silent brokers every ScanInterval until Shutdown.
+func (s *Server) scanLoop() {
 	t := time.NewTicker(s.cfg.ScanInterval)
 	defer t.Stop()
 	for {
@@ -130,170 +165,59 @@ func (s *Server) expireLoop() {
 		case <-s.stop:
 			return
 		case <-t.C:
-			for _, addr := range s.reg.expire(s.cfg.Now(), s.cfg.BrokerExpiry) {
-				s.log.Warn("broker expired: no registration within the expiry", "broker", addr, "expiry", s.cfg.BrokerExpiry)
-			}
+			s.expireSilent()
 		}
 	}
 }
 
+// expireSilent drops the brokers silent for longer than BrokerExpiry and
+// closes their connections, as Java's scanNotActiveBroker does.
+func (s *Server) expireSilent() {
+	for _, b := range s.reg.expire(s.cfg.Now(), s.cfg.BrokerExpiry) {
+		s.log.Warn("broker expired: no registration within the expiry",
+			"broker", b.name, "addr", b.addr, "cluster", b.cluster, "brokerId", b.id,
+			"expiry", s.cfg.BrokerExpiry, "lastOfName", b.lastOfName)
+		if c, ok := b.conn.(*remoting.Conn); ok && b.connUnused {
+			c.Close()
+		}
+	}
+}
+
+// connClosed drops the brokers whose latest registration came on c.
 func (s *Server) connClosed(c *remoting.Conn) {
-	for _, addr := range s.reg.connClosed(c) {
-		s.log.Info("broker connection closed, broker removed", "broker", addr)
+	gone := s.reg.removeConn(c)
+	if s.isClosed() {
+		return // shutting down: every connection closes, nothing to report
+	}
+	for _, b := range gone {
+		s.log.Info("broker connection closed, broker removed",
+			"broker", b.name, "addr", b.addr, "cluster", b.cluster, "brokerId", b.id, "lastOfName", b.lastOfName)
 	}
 }
 
-func (s *Server) handleRegister(ctx context.Context, c *remoting.Conn, req *remoting.Command) *remoting.Command {
-	h, err := protocol.DecodeRegisterBrokerRequestHeader(req.ExtFields)
-	if err != nil {
-		return remoting.NewResponse(req, protocol.SystemError, err.Error())
-	}
-	if h.BodyCRC32 != 0 && int32(protocol.BodyChecksum(req.Body)) != h.BodyCRC32 {
-		return remoting.NewResponse(req, protocol.SystemError, fmt.Sprintf("register broker %s: body CRC mismatch", h.BrokerAddr))
-	}
-	body, err := protocol.DecodeRegisterBrokerBody(req.Body, h.Compressed)
-	if err != nil {
-		return remoting.NewResponse(req, protocol.SystemError, "register broker: "+err.Error())
-	}
-	first := !s.reg.hasBroker(h.BrokerAddr)
-	master := s.reg.register(registration{
-		cluster: h.ClusterName, name: h.BrokerName, addr: h.BrokerAddr, haAddr: h.HAServerAddr, id: h.BrokerID,
-		topics: body.TopicConfigSerializeWrapper, conn: c,
-	}, s.cfg.Now())
-	if first {
-		s.log.Info("broker registered", "broker", h.BrokerName, "addr", h.BrokerAddr, "cluster", h.ClusterName, "id", h.BrokerID, "topics", len(body.TopicConfigSerializeWrapper.TopicConfigTable))
-	}
-	resp := remoting.NewResponse(req, protocol.Success, "")
-	resp.ExtFields = protocol.RegisterBrokerResponseHeader{MasterAddr: master, HAServerAddr: master}.Ext()
-	resp.Body, _ = (&protocol.KVTable{Table: s.namespace("ORDER_TOPIC_CONFIG")}).Marshal()
-	return resp
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
 }
 
-func (s *Server) handleUnregister(ctx context.Context, c *remoting.Conn, req *remoting.Command) *remoting.Command {
-	h, err := protocol.DecodeBrokerIdentityHeader(req.ExtFields)
-	if err != nil {
-		return remoting.NewResponse(req, protocol.SystemError, err.Error())
-	}
-	if s.reg.unregister(h.BrokerAddr) {
-		s.log.Info("broker unregistered", "broker", h.BrokerName, "addr", h.BrokerAddr)
-	}
-	return remoting.NewResponse(req, protocol.Success, "")
-}
-
-func (s *Server) handleQueryDataVersion(ctx context.Context, c *remoting.Conn, req *remoting.Command) *remoting.Command {
-	h, err := protocol.DecodeBrokerIdentityHeader(req.ExtFields)
-	if err != nil {
-		return remoting.NewResponse(req, protocol.SystemError, err.Error())
-	}
-	var v protocol.DataVersion
-	if err := json.Unmarshal(req.Body, &v); err != nil {
-		return remoting.NewResponse(req, protocol.SystemError, "query data version: "+err.Error())
-	}
-	_, same := s.reg.touch(h.BrokerAddr, v, s.cfg.Now())
-	resp := remoting.NewResponse(req, protocol.Success, "")
-	resp.ExtFields = protocol.QueryDataVersionResponseHeader{Changed: !same}.Ext()
-	return resp
-}
-
-func (s *Server) handleRoute(ctx context.Context, c *remoting.Conn, req *remoting.Command) *remoting.Command {
-	h, err := protocol.DecodeGetRouteInfoRequestHeader(req.ExtFields)
-	if err != nil {
-		return remoting.NewResponse(req, protocol.SystemError, err.Error())
-	}
-	rd, ok := s.reg.route(h.Topic)
-	if !ok {
-		return remoting.NewResponse(req, protocol.TopicNotExist, "No topic route info in name server for the topic: "+h.Topic)
-	}
-	if conf := s.namespace("ORDER_TOPIC_CONFIG")[h.Topic]; conf != "" {
-		rd.OrderTopicConf = conf
-	}
-	body, err := rd.Marshal()
-	if err != nil {
-		return remoting.NewResponse(req, protocol.SystemError, err.Error())
-	}
-	resp := remoting.NewResponse(req, protocol.Success, "")
-	resp.Body = body
-	return resp
-}
-
-func (s *Server) handleClusterInfo(ctx context.Context, c *remoting.Conn, req *remoting.Command) *remoting.Command {
-	ci := s.reg.clusterInfo()
-	body, err := ci.Marshal()
-	if err != nil {
-		return remoting.NewResponse(req, protocol.SystemError, err.Error())
-	}
-	resp := remoting.NewResponse(req, protocol.Success, "")
-	resp.Body = body
-	return resp
-}
-
-func (s *Server) topicListResponse(req *remoting.Command, topics []string) *remoting.Command {
-	body, err := (&protocol.TopicList{TopicList: topics}).Marshal()
-	if err != nil {
-		return remoting.NewResponse(req, protocol.SystemError, err.Error())
-	}
-	resp := remoting.NewResponse(req, protocol.Success, "")
-	resp.Body = body
-	return resp
-}
-
-func (s *Server) handleTopicList(ctx context.Context, c *remoting.Conn, req *remoting.Command) *remoting.Command {
-	return s.topicListResponse(req, s.reg.topicList())
-}
-
-func (s *Server) handleTopicsByCluster(ctx context.Context, c *remoting.Conn, req *remoting.Command) *remoting.Command {
-	return s.topicListResponse(req, s.reg.topicsOfCluster(req.Ext("cluster")))
-}
-
-func (s *Server) handleDeleteTopic(ctx context.Context, c *remoting.Conn, req *remoting.Command) *remoting.Command {
-	h, err := protocol.DecodeDeleteTopicRequestHeader(req.ExtFields)
-	if err != nil {
-		return remoting.NewResponse(req, protocol.SystemError, err.Error())
-	}
-	s.reg.deleteTopic(h.Topic, h.ClusterName)
-	return remoting.NewResponse(req, protocol.Success, "")
-}
-
-// KV config: namespaced settings admin tools keep on the NameServer (in
-// memory here, as nothing in Surge depends on them surviving a restart).
-
-func (s *Server) namespace(ns string) map[string]string {
-	s.kvMu.Lock()
-	defer s.kvMu.Unlock()
-	out := map[string]string{}
-	for k, v := range s.kv[ns] {
-		out[k] = v
-	}
-	return out
-}
-
-func (s *Server) handlePutKV(ctx context.Context, c *remoting.Conn, req *remoting.Command) *remoting.Command {
-	ns, key := req.Ext("namespace"), req.Ext("key")
-	if ns == "" || key == "" {
-		return remoting.NewResponse(req, protocol.SystemError, "PUT_KV_CONFIG: namespace and key are required")
-	}
-	s.kvMu.Lock()
-	if s.kv[ns] == nil {
-		s.kv[ns] = map[string]string{}
-	}
-	s.kv[ns][key] = req.Ext("value")
-	s.kvMu.Unlock()
-	return remoting.NewResponse(req, protocol.Success, "")
-}
-
-func (s *Server) handleGetKV(ctx context.Context, c *remoting.Conn, req *remoting.Command) *remoting.Command {
-	v, ok := s.namespace(req.Ext("namespace"))[req.Ext("key")]
-	if !ok {
-		return remoting.NewResponse(req, protocol.QueryNotFound, "No config item, Namespace: "+req.Ext("namespace")+" Key: "+req.Ext("key"))
-	}
-	resp := remoting.NewResponse(req, protocol.Success, "")
-	resp.ExtFields = map[string]string{"value": v}
-	return resp
-}
-
-func (s *Server) handleDeleteKV(ctx context.Context, c *remoting.Conn, req *remoting.Command) *remoting.Command {
-	s.kvMu.Lock()
-	delete(s.kv[req.Ext("namespace")], req.Ext("key"))
-	s.kvMu.Unlock()
-	return remoting.NewResponse(req, protocol.Success, "")
+// newMux routes the NameServer's request codes to their handlers
+// (handlers.go). Unknown codes get REQUEST_CODE_NOT_SUPPORTED from the Mux.
+func (s *Server) newMux() *remoting.Mux {
+	m := remoting.NewMux(s.log)
+	m.HandleFunc(protocol.PutKVConfig, s.handlePutKV)
+	m.HandleFunc(protocol.GetKVConfig, s.handleGetKV)
+	m.HandleFunc(protocol.DeleteKVConfig, s.handleDeleteKV)
+	m.HandleFunc(codeGetKVListByNamespace, s.handleGetKVList)
+	m.HandleFunc(protocol.RegisterBroker, s.handleRegister)
+	m.HandleFunc(protocol.UnregisterBroker, s.handleUnregister)
+	m.HandleFunc(protocol.QueryDataVersion, s.handleQueryDataVersion)
+	m.HandleFunc(protocol.GetRouteInfoByTopic, s.handleRoute)
+	m.HandleFunc(protocol.GetBrokerClusterInfo, s.handleClusterInfo)
+	m.HandleFunc(protocol.GetAllTopicListFromNameServer, s.handleTopicList)
+	m.HandleFunc(protocol.GetTopicsByCluster, s.handleTopicsByCluster)
+	m.HandleFunc(protocol.DeleteTopicInNamesrv, s.handleDeleteTopic)
+	m.HandleFunc(protocol.WipeWritePermOfBroker, s.handleWipeWritePerm)
+	m.HandleFunc(codeAddWritePermOfBroker, s.handleAddWritePerm)
+	return m
 }

@@ -1,11 +1,16 @@
-// Command mqnamesrv runs a Surge NameServer.
+// Command mqnamesrv runs a Surge NameServer, which speaks Apache RocketMQ
+// 4.x's protocol: brokers register with it, clients ask it for routes.
 //
-//	mqnamesrv                         # listens on 0.0.0.0:9876
+//	mqnamesrv                              # listens on 0.0.0.0:9876
 //	mqnamesrv --listen 127.0.0.1:9876 -c namesrv.conf
+//	mqnamesrv -c namesrv.conf -p           # print the effective configuration
+//	mqnamesrv -c namesrv.conf --check      # validate and exit
+//
+// SIGINT or SIGTERM shuts it down gracefully. Exit codes: 0 success, 1 the
+// server failed, 2 bad flags or configuration.
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -14,10 +19,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strconv"
-	"strings"
 	"syscall"
-	"time"
 
 	"github.com/surge-mq/surge/mq/namesrv"
 )
@@ -28,115 +30,125 @@ func main() {
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mqnamesrv:", err)
-		os.Exit(1)
 	}
+	os.Exit(exitCode(err))
+}
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1 // the server could not run
+	exitUsage   = 2 // bad flags or configuration
+)
+
+// usageError marks an error in flags or configuration.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func exitCode(err error) int {
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, new(usageError)):
+		return exitUsage
+	}
+	return exitFailure
+}
+
+type options struct {
+	listen     string
+	configFile string
+	print      bool
+	check      bool
+	logLevel   slog.Level
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("mqnamesrv", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.listen, "listen", "", "listen `host:port` (default 0.0.0.0:9876, or listenAddr/listenPort from -c)")
+	fs.StringVar(&o.configFile, "c", "", "namesrv.conf `file` (keys listenPort, listenAddr, scanNotActiveBrokerInterval, orderMessageEnable)")
+	fs.BoolVar(&o.print, "p", false, "print the effective configuration and exit")
+	fs.BoolVar(&o.check, "check", false, "validate the configuration, list every problem and exit")
+	fs.TextVar(&o.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn, error")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage: mqnamesrv [flags]
+
+Runs a Surge NameServer, which speaks Apache RocketMQ 4.x's protocol.
+
+Examples:
+  mqnamesrv                                   # listen on 0.0.0.0:9876
+  mqnamesrv --listen 127.0.0.1:9876
+  mqnamesrv -c conf/namesrv.conf -p           # print the effective configuration
+  mqnamesrv -c conf/namesrv.conf --check      # validate and exit
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q (see -h)", fs.Arg(0))
+	}
+	return o, nil
+}
+
+// loadConfig builds the configuration: defaults, then the config file,
+// then the flags.
+func loadConfig(o options, log *slog.Logger) (namesrv.Config, error) {
+	cfg := namesrv.Config{
+		ListenAddr:   namesrv.DefaultListenAddr,
+		BrokerExpiry: namesrv.DefaultBrokerExpiry,
+		ScanInterval: namesrv.DefaultScanInterval,
+	}
+	if o.configFile != "" {
+		warns, err := loadConfFile(o.configFile, &cfg)
+		for _, w := range warns {
+			attrs := []any{"at", w.at(), "key", w.key}
+			if w.detail != "" {
+				attrs = append(attrs, "detail", w.detail)
+			}
+			log.Warn(w.msg, attrs...)
+		}
+		if err != nil {
+			return cfg, err
+		}
+	}
+	if o.listen != "" {
+		cfg.ListenAddr = o.listen
+	}
+	return cfg, nil
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("mqnamesrv", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	listen := fs.String("listen", "", "listen `address` (default 0.0.0.0:9876, or listenPort from -c)")
-	conf := fs.String("c", "", "namesrv.conf `file` (listenPort, scanNotActiveBrokerInterval)")
-	printCfg := fs.Bool("p", false, "print the effective configuration and exit")
-	check := fs.Bool("check", false, "validate the configuration and exit")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
-	}
-	cfg := namesrv.Config{ListenAddr: "0.0.0.0:9876", BrokerExpiry: 120 * time.Second, ScanInterval: 10 * time.Second}
-	if *conf != "" {
-		warns, err := loadConf(*conf, &cfg)
-		for _, w := range warns {
-			fmt.Fprintln(stderr, "warning:", w)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	if *listen != "" {
-		cfg.ListenAddr = *listen
-	}
-	if *printCfg {
-		fmt.Fprintf(stdout, "listenAddr=%s\nscanNotActiveBrokerInterval=%d\nbrokerExpiry=%d\n", cfg.ListenAddr, cfg.ScanInterval.Milliseconds(), cfg.BrokerExpiry.Milliseconds())
+	o, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
-	if *check {
-		fmt.Fprintln(stdout, "configuration OK")
-		return nil
+	if err != nil {
+		return usageError{err}
 	}
-	cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: o.logLevel}))
+	cfg, err := loadConfig(o, log)
+	if err != nil {
+		return usageError{err}
+	}
+	cfg.Logger = log
 	s, err := namesrv.New(cfg)
 	if err != nil {
+		return usageError{err}
+	}
+	switch {
+	case o.print:
+		return writeConf(stdout, cfg)
+	case o.check:
+		_, err := fmt.Fprintln(stdout, "mqnamesrv: configuration OK")
 		return err
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- s.ListenAndServe() }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	cfg.Logger.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return errors.Join(s.Shutdown(sctx), <-errc)
-}
-
-// ignoredConfKeys are RocketMQ NameServer settings that do not apply.
-var ignoredConfKeys = map[string]bool{
-	"rocketmqHome": true, "kvConfigPath": true, "configStorePath": true, "serverWorkerThreads": true,
-	"serverCallbackExecutorThreads": true, "serverSelectorThreads": true, "orderMessageEnable": true,
-	"clusterTest": true, "productEnvName": true, "serverOnewaySemaphoreValue": true, "serverAsyncSemaphoreValue": true,
-}
-
-// loadConf reads a namesrv.conf (Java properties). Unknown keys are
-// warnings with their line; malformed values are errors, all reported.
-func loadConf(path string, cfg *namesrv.Config) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var warns []string
-	var errs []error
-	sc := bufio.NewScanner(f)
-	for line := 1; sc.Scan(); line++ {
-		text := strings.TrimSpace(sc.Text())
-		if text == "" || text[0] == '#' || text[0] == '!' {
-			continue
-		}
-		k, v, ok := strings.Cut(text, "=")
-		if !ok {
-			errs = append(errs, fmt.Errorf("%s:%d: %q is not key=value", path, line, text))
-			continue
-		}
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		switch k {
-		case "listenPort":
-			p, err := strconv.Atoi(v)
-			if err != nil || p <= 0 || p > 65535 {
-				errs = append(errs, fmt.Errorf("%s:%d: listenPort: want a port, got %q", path, line, v))
-				continue
-			}
-			cfg.ListenAddr = "0.0.0.0:" + v
-		case "listenAddr":
-			cfg.ListenAddr = v
-		case "scanNotActiveBrokerInterval":
-			ms, err := strconv.Atoi(v)
-			if err != nil || ms <= 0 {
-				errs = append(errs, fmt.Errorf("%s:%d: scanNotActiveBrokerInterval: want milliseconds, got %q", path, line, v))
-				continue
-			}
-			cfg.ScanInterval = time.Duration(ms) * time.Millisecond
-		default:
-			if ignoredConfKeys[k] {
-				warns = append(warns, fmt.Sprintf("%s:%d: %s is ignored by Surge", path, line, k))
-			} else {
-				warns = append(warns, fmt.Sprintf("%s:%d: unknown key %s", path, line, k))
-			}
-		}
-	}
-	return warns, errors.Join(append(errs, sc.Err())...)
+	return s.ListenAndServe(ctx)
 }
