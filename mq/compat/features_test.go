@@ -1,16 +1,13 @@
 package compat_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/apache/rocketmq-client-go/v2/admin"
 	"github.com/apache/rocketmq-client-go/v2/consumer"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/producer"
@@ -19,78 +16,90 @@ import (
 	"github.com/surge-mq/surge/mq/mqtest"
 )
 
-// shortDelays makes delay level L last L*300ms.
-func shortDelays(c *broker.Config) {
-	c.MessageDelayLevel = nil
-	for i := range 18 {
-		c.MessageDelayLevel = append(c.MessageDelayLevel, time.Duration(i+1)*300*time.Millisecond)
+// TestCompatDelayLevels: messages with delay levels 1..3 (1 s, 2 s, 3 s in
+// this test's broker config) reach a running consumer no earlier than
+// their delay and not much later, in level order, as themselves (same
+// unique id, topic and queue, DELAY property gone); a message without a
+// delay sent after them overtakes them.
+func TestCompatDelayLevels(t *testing.T) {
+	t.Parallel()
+	const step = time.Second
+	c := mqtestStart(t, shortDelays(step))
+	createTopic(t, c, "Delayed", 4)
+	p := startProducer(t, c)
+	in := newInbox()
+	startPushConsumer(t, c, "cg-delay", "Delayed", all, in.callback(consumer.ConsumeSuccess))
+	// The consumer is pulling every queue once a message per queue came
+	// back.
+	for q := range 4 {
+		sendSync(t, p, primitive.NewMessage("Delayed", []byte(fmt.Sprint("warm-", q))))
+	}
+	in.waitBodies(t, 20*time.Second, "warm-0", "warm-1", "warm-2", "warm-3")
+
+	type sent struct {
+		level         int
+		before, after time.Time
+		res           *primitive.SendResult
+	}
+	sends := map[string]sent{}
+	for _, level := range []int{3, 2, 1} {
+		body := fmt.Sprint("level-", level)
+		m := primitive.NewMessage("Delayed", []byte(body))
+		m.WithDelayTimeLevel(level)
+		before := time.Now()
+		res := sendSync(t, p, m)
+		sends[body] = sent{level, before, time.Now(), res}
+	}
+	sendSync(t, p, primitive.NewMessage("Delayed", []byte("no-delay")))
+	got := in.waitBodies(t, 20*time.Second, "level-1", "level-2", "level-3", "no-delay")
+
+	var order []string
+	for _, d := range got {
+		body := string(d.msg.Body)
+		if body == "no-delay" || sends[body].level > 0 {
+			order = append(order, body)
+		}
+		s, ok := sends[body]
+		if !ok {
+			continue
+		}
+		delay := time.Duration(s.level) * step
+		if early := s.before.Truncate(time.Millisecond).Add(delay).Sub(d.at); early > 0 {
+			t.Errorf("%s delivered %v before its %v delay was over", body, early, delay)
+		}
+		if late := d.at.Sub(s.after.Add(delay)); late > 1500*time.Millisecond {
+			t.Errorf("%s delivered %v after its %v delay was over", body, late, delay)
+		}
+		m := d.msg
+		if m.MsgId != s.res.MsgID || m.Topic != "Delayed" || queueID(m) != s.res.MessageQueue.QueueId {
+			t.Errorf("%s arrived as id %s topic %s queue %d, want id %s topic Delayed queue %d",
+				body, m.MsgId, m.Topic, queueID(m), s.res.MsgID, s.res.MessageQueue.QueueId)
+		}
+		if v := m.GetProperty(primitive.PropertyDelayTimeLevel); v != "" {
+			t.Errorf("%s arrived with DELAY=%s; a consumer re-sending it would delay it again", body, v)
+		}
+	}
+	if want := []string{"no-delay", "level-1", "level-2", "level-3"}; fmt.Sprint(order) != fmt.Sprint(want) {
+		t.Errorf("delivery order %v, want %v", order, want)
+	}
+	for body, k := range in.bodies() {
+		if k != 1 {
+			t.Errorf("%s delivered %d times", body, k)
+		}
 	}
 }
 
-func TestCompatOrderly(t *testing.T) {
-	c := mqtest.Start(t)
-	p := newProducer(t, c, producer.WithQueueSelector(producer.NewHashQueueSelector()))
-	const keys, perKey = 4, 25
-	for i := range perKey {
-		for k := range keys {
-			msg := primitive.NewMessage("Ordered", []byte(fmt.Sprintf("%d:%d", k, i)))
-			msg.WithShardingKey(fmt.Sprint("order-", k))
-			if _, err := p.SendSync(context.Background(), msg); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	r := newReceived()
-	newPushConsumer(t, c, "cg-orderly", "Ordered", consumer.MessageSelector{}, r, consumer.WithConsumerOrder(true))
-	got := r.waitFor(t, 30*time.Second, "every ordered message", atLeast(keys*perKey))
-	next := map[int]int{}
-	for _, m := range got {
-		var k, i int
-		fmt.Sscanf(string(m.Body), "%d:%d", &k, &i)
-		if i != next[k] {
-			t.Fatalf("key %d: got %d, want %d: order broken", k, i, next[k])
-		}
-		next[k]++
-	}
+// txListener decides by body: "commit" and "rollback" at once, anything
+// else unknown, then committed when the broker checks back.
+type txListener struct {
+	mu      sync.Mutex
+	checked map[string]int // body -> CheckLocalTransaction calls
+	topics  map[string]bool
 }
-
-func TestCompatDelay(t *testing.T) {
-	c := mqtest.Start(t, mqtest.WithBrokerConfig(shortDelays))
-	p := newProducer(t, c)
-	r := newReceived()
-	p.SendSync(context.Background(), primitive.NewMessage("Delayed", []byte("create")))
-	newPushConsumer(t, c, "cg-delay", "Delayed", consumer.MessageSelector{}, r)
-	r.waitFor(t, 20*time.Second, "the first message", atLeast(1))
-	sent := map[string]time.Time{}
-	for level := 1; level <= 3; level++ {
-		msg := primitive.NewMessage("Delayed", []byte(strconv.Itoa(level)))
-		msg.WithDelayTimeLevel(level)
-		sent[strconv.Itoa(level)] = time.Now()
-		if _, err := p.SendSync(context.Background(), msg); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got := r.waitFor(t, 20*time.Second, "the delayed messages", atLeast(4))
-	arrived := time.Now()
-	for _, m := range got[1:] {
-		level, _ := strconv.Atoi(string(m.Body))
-		delay := time.Duration(level) * 300 * time.Millisecond
-		if late := time.UnixMilli(m.StoreTimestamp).Sub(sent[string(m.Body)]); late < delay-50*time.Millisecond {
-			t.Errorf("level %d stored %v after sending, before its %v delay", level, late, delay)
-		}
-	}
-	if arrived.Sub(sent["3"]) > 5*time.Second {
-		t.Errorf("delayed messages arrived far too late: %v", arrived.Sub(sent["3"]))
-	}
-}
-
-// txListener decides by the body: "commit", "rollback" or "unknown"
-// (checked later, then committed).
-type txListener struct{ checked atomic.Int32 }
 
 func (l *txListener) ExecuteLocalTransaction(m *primitive.Message) primitive.LocalTransactionState {
 	switch string(m.Body) {
-	case "commit":
+	case "commit", "commit-2":
 		return primitive.CommitMessageState
 	case "rollback":
 		return primitive.RollbackMessageState
@@ -99,17 +108,39 @@ func (l *txListener) ExecuteLocalTransaction(m *primitive.Message) primitive.Loc
 }
 
 func (l *txListener) CheckLocalTransaction(m *primitive.MessageExt) primitive.LocalTransactionState {
-	l.checked.Add(1)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.checked[string(m.Body)]++
+	l.topics[m.Topic] = true
+	if string(m.Body) == "rollback" {
+		return primitive.RollbackMessageState
+	}
 	return primitive.CommitMessageState
 }
 
+func (l *txListener) checks(body string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.checked[body]
+}
+
+// TestCompatTransactions: a committed half message is delivered, a rolled
+// back one never is, and an unknown one is checked back (the check carries
+// the real topic) and delivered once the check commits it, not before the
+// transaction timeout.
 func TestCompatTransactions(t *testing.T) {
-	c := mqtest.Start(t, mqtest.WithBrokerConfig(func(cfg *broker.Config) {
-		cfg.TransactionTimeout = 500 * time.Millisecond
+	t.Parallel()
+	const txTimeout = 500 * time.Millisecond
+	c := mqtestStart(t, mqtest.WithBrokerConfig(func(cfg *broker.Config) {
+		cfg.TransactionTimeout = txTimeout
 		cfg.TransactionCheckInterval = 200 * time.Millisecond
 	}))
-	l := &txListener{}
-	tp, err := producer.NewTransactionProducer(l, producer.WithNameServer([]string{c.NamesrvAddr}), producer.WithGroupName("tx-pg"))
+	// One queue: the messages are stored in the order their transactions
+	// end, so a mis-delivered rollback would show up before "unknown".
+	createTopic(t, c, "TxTopic", 1)
+	l := &txListener{checked: map[string]int{}, topics: map[string]bool{}}
+	tp, err := producer.NewTransactionProducer(l, producer.WithNameServer([]string{c.NamesrvAddr}),
+		producer.WithGroupName("tx-pg"), producer.WithInstanceName(newInstanceName()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,205 +148,172 @@ func TestCompatTransactions(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tp.Shutdown() })
+	in := newInbox()
+	startPushConsumer(t, c, "cg-tx", "TxTopic", all, in.callback(consumer.ConsumeSuccess))
+
+	sentAt := map[string]time.Time{}
 	for _, body := range []string{"commit", "rollback", "unknown"} {
+		sentAt[body] = time.Now()
 		res, err := tp.SendMessageInTransaction(context.Background(), primitive.NewMessage("TxTopic", []byte(body)))
-		if err != nil || res.Status != primitive.SendOK {
-			t.Fatalf("%s: %v %v", body, res, err)
+		if err != nil {
+			t.Fatalf("%s: %v", body, err)
 		}
-	}
-	r := newReceived()
-	newPushConsumer(t, c, "cg-tx", "TxTopic", consumer.MessageSelector{}, r)
-	got := r.waitFor(t, 30*time.Second, "commit and the checked-back unknown", atLeast(2))
-	time.Sleep(500 * time.Millisecond)
-	got = r.snapshot()
-	bodies := map[string]int{}
-	for _, m := range got {
-		bodies[string(m.Body)]++
-	}
-	if bodies["commit"] != 1 || bodies["unknown"] != 1 || bodies["rollback"] != 0 || l.checked.Load() == 0 {
-		t.Fatalf("delivered %v, checks %d", bodies, l.checked.Load())
-	}
-}
-
-func TestCompatRetryAndDLQ(t *testing.T) {
-	c := mqtest.Start(t, mqtest.WithBrokerConfig(shortDelays))
-	p := newProducer(t, c)
-	p.SendSync(context.Background(), primitive.NewMessage("Flaky", []byte("poison")))
-	// The broker creates the retry topic at the group's first heartbeat; a
-	// client that started before its route existed only picks it up at its
-	// next rebalance (20 s). Creating it first keeps the test short.
-	createTopic(t, c, "%RETRY%cg-retry", 1)
-	var attempts atomic.Int32
-	pc, err := consumer.NewPushConsumer(
-		consumer.WithNameServer([]string{c.NamesrvAddr}), consumer.WithGroupName("cg-retry"),
-		consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset), consumer.WithMaxReconsumeTimes(2),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pc.Subscribe("Flaky", consumer.MessageSelector{}, func(ctx context.Context, msgs ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
-		attempts.Add(int32(len(msgs)))
-		return consumer.ConsumeRetryLater, nil
-	})
-	if err := pc.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Shutdown() })
-	deadline := time.Now().Add(40 * time.Second)
-	for c.Broker.Store().MaxOffset("%DLQ%cg-retry", 0) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("not in the DLQ after %d attempts", attempts.Load())
+		if res.Status != primitive.SendOK {
+			t.Fatalf("%s: half message not stored: %v", body, res.SendResult)
 		}
-		time.Sleep(50 * time.Millisecond)
+		checkOffsetMsgID(t, c.BrokerAddr, res.OffsetMsgID)
 	}
-	if n := attempts.Load(); n != 3 {
-		t.Fatalf("%d attempts, want 3 (first delivery + 2 retries)", n)
-	}
-}
-
-func TestCompatOffsetsAcrossRestarts(t *testing.T) {
-	c := mqtest.Start(t)
-	p := newProducer(t, c)
-	send := func(from, n int) {
-		for i := range n {
-			if _, err := p.SendSync(context.Background(), primitive.NewMessage("Resume", []byte(strconv.Itoa(from+i)))); err != nil {
-				t.Fatal(err)
+	got := in.waitBodies(t, 20*time.Second, "commit", "unknown")
+	for _, d := range got {
+		if string(d.msg.Body) == "unknown" {
+			if early := sentAt["unknown"].Add(txTimeout).Sub(d.at); early > 0 {
+				t.Errorf("the unknown transaction was delivered %v before the transaction timeout: nothing checked it yet", early)
 			}
 		}
 	}
-	send(0, 20)
-	consume := func(want int) []*primitive.MessageExt {
-		r := newReceived()
-		pc, err := consumer.NewPushConsumer(consumer.WithNameServer([]string{c.NamesrvAddr}), consumer.WithGroupName("cg-resume"),
-			consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset))
-		if err != nil {
-			t.Fatal(err)
+	if l.checks("unknown") == 0 {
+		t.Error("the unknown transaction was delivered without a check-back")
+	}
+	// One more commit after the check-back settled: with a single queue it
+	// lands after anything stored before it.
+	if _, err := tp.SendMessageInTransaction(context.Background(), primitive.NewMessage("TxTopic", []byte("commit-2"))); err != nil {
+		t.Fatal(err)
+	}
+	in.waitBodies(t, 20*time.Second, "commit-2")
+	if got, want := in.bodies(), map[string]int{"commit": 1, "unknown": 1, "commit-2": 1}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("delivered %v, want %v", got, want)
+	}
+	if n := c.Broker.Store().MaxOffset("TxTopic", 0); n != 3 {
+		t.Errorf("TxTopic holds %d messages, want 3 (commit, unknown, commit-2): rollback or a second commit was stored", n)
+	}
+	for _, body := range []string{"commit", "rollback", "commit-2"} {
+		if n := l.checks(body); n != 0 {
+			t.Errorf("transaction %q, ended at once, was checked back %d times", body, n)
 		}
-		pc.Subscribe("Resume", consumer.MessageSelector{}, func(ctx context.Context, msgs ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
-			r.add(msgs...)
+	}
+	l.mu.Lock()
+	if len(l.topics) != 1 || !l.topics["TxTopic"] {
+		t.Errorf("check-back messages carried topics %v, want the real topic TxTopic", l.topics)
+	}
+	l.mu.Unlock()
+}
+
+// TestCompatRetryAndDLQ: the broker creates %RETRY%<group> at the group's
+// first heartbeat and registers it; a message whose consumption keeps
+// failing comes back from the retry topic (same id, original topic,
+// increasing reconsume times, after the retry delays) until
+// MaxReconsumeTimes, then lands in %DLQ%<group>, which can be consumed.
+func TestCompatRetryAndDLQ(t *testing.T) {
+	t.Parallel()
+	const step = 200 * time.Millisecond // retries use levels 3 and 4: 600 ms, 800 ms
+	c := mqtestStart(t, shortDelays(step))
+	const group, retryTopic, dlqTopic = "cg-retry", "%RETRY%cg-retry", "%DLQ%cg-retry"
+	createTopic(t, c, "Flaky", 4)
+
+	// A first member of the group makes the broker create the retry
+	// topic. The Go client looks the retry topic's route up only at start
+	// and every 30 s, so the consumer that fails comes second.
+	first := startPushConsumer(t, c, group, "Flaky", all, newInbox().callback(consumer.ConsumeSuccess))
+	waitTopicListed(t, c, retryTopic, true)
+	first.Shutdown()
+
+	in := newInbox()
+	startPushConsumer(t, c, group, "Flaky", all, in.callback(consumer.ConsumeRetryLater), consumer.WithMaxReconsumeTimes(2))
+	p := startProducer(t, c)
+	m := primitive.NewMessage("Flaky", []byte("poison"))
+	m.WithKeys([]string{"poison-key"})
+	res := sendSync(t, p, m)
+
+	waitUntil(t, 30*time.Second, "the message in "+dlqTopic, func() bool { return c.Broker.Store().MaxOffset(dlqTopic, 0) > 0 })
+	attempts := in.deliveries()
+	if len(attempts) != 3 {
+		t.Fatalf("%d deliveries before the DLQ, want 3 (first + 2 retries): %s", len(attempts), summarize(attempts))
+	}
+	for i, d := range attempts {
+		m := d.msg
+		if m.MsgId != res.MsgID || string(m.Body) != "poison" || m.Topic != "Flaky" || m.ReconsumeTimes != int32(i) {
+			t.Errorf("delivery %d: id %s body %q topic %s reconsume times %d, want %s, poison, Flaky, %d",
+				i, m.MsgId, m.Body, m.Topic, m.ReconsumeTimes, res.MsgID, i)
+		}
+		if i > 0 {
+			if min := time.Duration(2+i) * step; d.at.Sub(attempts[i-1].at) < min {
+				t.Errorf("retry %d came %v after the previous delivery, before its delay level's %v", i, d.at.Sub(attempts[i-1].at), min)
+			}
+		}
+	}
+
+	waitTopicListed(t, c, dlqTopic, true)
+	dlq := newInbox()
+	startPushConsumer(t, c, "cg-dlq-reader", dlqTopic, all, dlq.callback(consumer.ConsumeSuccess))
+	got := dlq.waitFor(t, 20*time.Second, "the dead letter", func(d []delivery) bool { return len(d) > 0 })
+	if m := got[0].msg; string(m.Body) != "poison" || m.MsgId != res.MsgID || m.GetKeys() != "poison-key" {
+		t.Errorf("dead letter: body %q id %s keys %q, want poison, %s, poison-key", m.Body, m.MsgId, m.GetKeys(), res.MsgID)
+	}
+	if n := c.Broker.Store().MaxOffset(dlqTopic, 0); n != 1 {
+		t.Errorf("%s holds %d messages, want 1", dlqTopic, n)
+	}
+	if n := len(in.deliveries()); n != 3 {
+		t.Errorf("%d deliveries to the failing consumer, want 3: the message came back after the DLQ", n)
+	}
+}
+
+// TestCompatRequestReply: Producer.Request stores a request carrying
+// CORRELATION_ID and REPLY_TO_CLIENT; a consumer answers with
+// CreateReplyMessage through another producer (SEND_REPLY_MESSAGE) and
+// the broker pushes the reply to the requester's connection.
+func TestCompatRequestReply(t *testing.T) {
+	t.Parallel()
+	c := mqtestStart(t)
+	createTopic(t, c, "Requests", 2)
+	replier := startProducer(t, c)
+	instance := newInstanceName()
+	requester, err := producer.NewDefaultProducer(producer.WithNameServer([]string{c.NamesrvAddr}),
+		producer.WithGroupName("pg-requester"), producer.WithInstanceName(instance))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { requester.Shutdown() })
+	replyErrs := make(chan error, 10)
+	// The responder shares the requester's client instance so that its
+	// start sends a heartbeat naming the requester's producer group at
+	// once (a lone producer's first heartbeat comes after 1 s), and the
+	// broker knows where to push replies. Both are created before either
+	// starts.
+	responder := pushConsumer(t, c, "cg-responder", "Requests", all,
+		func(ctx context.Context, msgs ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
+			for _, m := range msgs {
+				reply, err := consumer.CreateReplyMessage(m, nil)
+				if err != nil {
+					replyErrs <- err
+					continue
+				}
+				// v2.1.2's CreateReplyMessage drops the body it is given.
+				reply.Body = []byte("re: " + string(m.Body))
+				if _, err := replier.SendSync(ctx, reply); err != nil {
+					replyErrs <- fmt.Errorf("send reply: %w", err)
+				}
+			}
 			return consumer.ConsumeSuccess, nil
-		})
-		if err := pc.Start(); err != nil {
-			t.Fatal(err)
-		}
-		got := r.waitFor(t, 30*time.Second, "messages", atLeast(want))
-		time.Sleep(300 * time.Millisecond)
-		pc.Shutdown() // commits offsets
-		return got
-	}
-	consume(20)
-	send(20, 10)
-	c.RestartBroker()
-	got := consume(10)
-	for _, m := range got {
-		if n, _ := strconv.Atoi(string(m.Body)); n < 20 {
-			t.Fatalf("message %d delivered again after restarts", n)
-		}
-	}
-}
-
-func TestCompatConsumeFromTimestamp(t *testing.T) {
-	c := mqtest.Start(t)
-	p := newProducer(t, c)
-	for i := range 5 {
-		p.SendSync(context.Background(), primitive.NewMessage("Stamped", []byte(fmt.Sprint("old", i))))
-	}
-	time.Sleep(1100 * time.Millisecond)
-	mark := time.Now()
-	for i := range 5 {
-		p.SendSync(context.Background(), primitive.NewMessage("Stamped", []byte(fmt.Sprint("new", i))))
-	}
-	r := newReceived()
-	newPushConsumer(t, c, "cg-stamp", "Stamped", consumer.MessageSelector{}, r,
-		consumer.WithConsumeFromWhere(consumer.ConsumeFromTimestamp),
-		consumer.WithConsumeTimestamp(mark.UTC().Format("20060102150405")))
-	got := r.waitFor(t, 30*time.Second, "the new messages", atLeast(5))
-	for _, m := range got {
-		if bytes.HasPrefix(m.Body, []byte("old")) {
-			t.Fatalf("got %s from before the timestamp", m.Body)
-		}
-	}
-}
-
-func TestCompatAdmin(t *testing.T) {
-	c := mqtest.Start(t)
-	adm, err := admin.NewAdmin(admin.WithResolver(primitive.NewPassthroughResolver([]string{c.NamesrvAddr})))
-	if err != nil {
+		}, consumer.WithInstance(instance))
+	if err := requester.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer adm.Close()
-	ctx := context.Background()
-	createTopic(t, c, "AdminTopic", 8)
-	if err := adm.DeleteTopic(ctx, admin.WithTopicDelete("AdminTopic"), admin.WithBrokerAddrDelete(c.BrokerAddr), admin.WithNameSrvAddr([]string{c.NamesrvAddr})); err != nil {
+	if err := responder.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if list, err := adm.FetchAllTopicList(ctx); err != nil || contains(list.TopicList, "AdminTopic") {
-		t.Fatalf("deleted topic still listed: %v %v", list, err)
-	}
-}
-
-// createTopic creates a topic with the official admin client and waits
-// until the NameServer routes it.
-func createTopic(t *testing.T, c *mqtest.Cluster, topic string, queues int) {
-	t.Helper()
-	adm, err := admin.NewAdmin(admin.WithResolver(primitive.NewPassthroughResolver([]string{c.NamesrvAddr})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer adm.Close()
-	ctx := context.Background()
-	err = adm.CreateTopic(ctx, admin.WithTopicCreate(topic), admin.WithBrokerAddrCreate(c.BrokerAddr), admin.WithReadQueueNums(queues), admin.WithWriteQueueNums(queues))
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		list, err := adm.FetchAllTopicList(ctx)
-		if err == nil && contains(list.TopicList, topic) {
-			return
+	for i := range 3 {
+		body := "question-" + strconv.Itoa(i)
+		reply, err := requester.Request(context.Background(), 10*time.Second, primitive.NewMessage("Requests", []byte(body)))
+		select {
+		case e := <-replyErrs:
+			t.Fatalf("responder: %v", e)
+		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("created topic %s not listed: %v %v", topic, list, err)
+		if err != nil {
+			t.Fatalf("Request %d: %v", i, err)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
+		if got := string(reply.Body); got != "re: "+body {
+			t.Fatalf("reply %q, want %q", got, "re: "+body)
 		}
-	}
-	return false
-}
-
-func TestCompatCompressedAndBinaryBodies(t *testing.T) {
-	c := mqtest.Start(t)
-	p := newProducer(t, c)
-	big := bytes.Repeat([]byte("compress me please "), 1000) // > 4 KiB: the client compresses
-	bin := make([]byte, 256)
-	for i := range bin {
-		bin[i] = byte(i)
-	}
-	for _, body := range [][]byte{big, bin} {
-		if _, err := p.SendSync(context.Background(), primitive.NewMessage("Bodies", body)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	r := newReceived()
-	newPushConsumer(t, c, "cg-bodies", "Bodies", consumer.MessageSelector{}, r)
-	got := r.waitFor(t, 30*time.Second, "both bodies", atLeast(2))
-	var mu sync.Mutex
-	mu.Lock()
-	defer mu.Unlock()
-	found := 0
-	for _, m := range got {
-		if bytes.Equal(m.Body, big) || bytes.Equal(m.Body, bin) {
-			found++
-		}
-	}
-	if found != 2 {
-		t.Fatal("a body arrived changed")
 	}
 }
