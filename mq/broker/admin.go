@@ -141,7 +141,14 @@ func (b *Broker) handleAllTopicConfig(ctx context.Context, c *remoting.Conn, req
 // handleCreateGroup serves UPDATE_AND_CREATE_SUBSCRIPTIONGROUP (200); the
 // body is the group's config.
 func (b *Broker) handleCreateGroup(ctx context.Context, c *remoting.Conn, req *remoting.Command) *remoting.Command {
+	// Fields the body leaves out keep Java's defaults (a partial body must
+	// not give the group retryQueueNums 0, which drops its retries).
 	var sg protocol.SubscriptionGroupConfig
+	if err := json.Unmarshal(req.Body, &struct {
+		GroupName *string `json:"groupName"`
+	}{&sg.GroupName}); err == nil && sg.GroupName != "" {
+		sg = protocol.DefaultSubscriptionGroupConfig(sg.GroupName)
+	}
 	if err := json.Unmarshal(req.Body, &sg); err != nil || sg.GroupName == "" {
 		return remoting.NewResponse(req, protocol.SystemError, fmt.Sprintf("subscription group body: want a config with groupName (%v)", err))
 	}
