@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/surge-mq/surge/mq/protocol"
 )
@@ -59,6 +60,12 @@ func scanSegment(s *segment, off, end int64, verify bool, fn func(m *protocol.Me
 		}
 		if dm.PhysicalOffset != off {
 			return off, &CorruptError{File: s.path, Offset: off, Reason: fmt.Sprintf("record says offset %d", dm.PhysicalOffset)}
+		}
+		// The CRC covers only the body: a header an append cannot have
+		// written (PutMessages checks the topic, queue offsets count from 0)
+		// would send the record to a bogus consume queue.
+		if err := ValidTopic(dm.Topic); err != nil || dm.QueueOffset < 0 || dm.QueueOffset > math.MaxInt64/cqEntrySize/2 {
+			return off, &CorruptError{File: s.path, Offset: off, Reason: fmt.Sprintf("impossible header: topic %q, queue offset %d", dm.Topic, dm.QueueOffset)}
 		}
 		m = *dm
 		if err := fn(&m); err != nil {
