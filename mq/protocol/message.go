@@ -147,8 +147,6 @@ func (m *Message) Encode(dst []byte) int {
 		m.BodyCRC = BodyChecksum(m.Body)
 	}
 	be := binary.BigEndian
-	be.PutUint32(dst[0:], uint32(size))
-	be.PutUint32(dst[4:], MessageMagic)
 	be.PutUint32(dst[8:], m.BodyCRC)
 	be.PutUint32(dst[12:], uint32(m.QueueID))
 	be.PutUint32(dst[16:], uint32(m.Flag))
@@ -171,6 +169,13 @@ func (m *Message) Encode(dst []byte) int {
 	be.PutUint16(dst[p:], uint16(len(m.Properties)))
 	p += 2
 	copy(dst[p:], m.Properties)
+	// TOTALSIZE and the magic go last: a store writing into a mapping that
+	// is killed half way leaves them zero, so recovery sees unwritten
+	// space instead of a record whose properties (not covered by the body
+	// CRC) are half there. The copies above are calls, which the compiler
+	// does not move these stores before.
+	be.PutUint32(dst[0:], uint32(size))
+	be.PutUint32(dst[4:], MessageMagic)
 	return size
 }
 

@@ -161,18 +161,24 @@ func (cl *commitLog) appendRecord(dst []byte, off int64) ([]byte, error) {
 	return append(dst, b[:size]...), nil
 }
 
-// syncTo makes the log durable up to off.
+// syncTo makes the log durable up to off. The msyncs run without segsMu:
+// holding it would stall an append that rolls to a new segment (it needs
+// the write lock) for the whole flush. The segments synced hold the newest
+// data, which retention never removes.
 func (cl *commitLog) syncTo(off int64) error {
 	from := cl.flushed.Load()
 	if off <= from {
 		return nil
 	}
 	cl.segsMu.RLock()
-	defer cl.segsMu.RUnlock()
+	var segs []*segment
 	for _, s := range cl.segs {
-		if s.end() <= from || s.base >= off {
-			continue
+		if s.end() > from && s.base < off {
+			segs = append(segs, s)
 		}
+	}
+	cl.segsMu.RUnlock()
+	for _, s := range segs {
 		if err := s.sync(max(from, s.base)-s.base, min(off, s.end())-s.base); err != nil {
 			return err
 		}

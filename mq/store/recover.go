@@ -239,10 +239,7 @@ func (s *Store) cutTail(good int64, why *CorruptError) error {
 // next to it, so that nothing is lost without a trace.
 func (s *Store) saveBroken(seg *segment, off int64, why *CorruptError) {
 	data := seg.data[off:]
-	last := len(data)
-	for last > 0 && data[last-1] == 0 {
-		last--
-	}
+	last := brokenLength(data)
 	if last == 0 {
 		return
 	}
@@ -255,6 +252,27 @@ func (s *Store) saveBroken(seg *segment, off int64, why *CorruptError) {
 	if err := os.WriteFile(path, data[:last], 0o644); err != nil {
 		s.log.Error("saving dropped tail failed", "file", path, "err", err)
 	}
+}
+
+// brokenLength is how much of a dropped tail is worth keeping: up to the
+// first all-zero 64 KiB run (the space never written), at most 64 MiB. It
+// reads forward, so a 1 GiB segment with a short tail costs a few pages,
+// not a scan of its whole unused remainder.
+func brokenLength(data []byte) int {
+	const run, limit = 64 << 10, 64 << 20
+	end := 0
+	for off := 0; off < len(data) && off < limit; off += run {
+		chunk := data[off:min(off+run, len(data))]
+		last := len(chunk)
+		for last > 0 && chunk[last-1] == 0 {
+			last--
+		}
+		if last == 0 {
+			break
+		}
+		end = off + last
+	}
+	return end
 }
 
 // rebuildQueues rebuilds the given queues from the whole commit log.
