@@ -298,18 +298,24 @@ func (s *Store) rebuildQueues(broken map[queueKey]bool) error {
 	return nil
 }
 
-// resumeIndex sets where the index loop starts: after the last indexed
-// record, or the checkpoint's index offset if that is further (records
+// resumeIndex sets where the index loop starts: at the last indexed
+// record, or at the checkpoint's index offset if that is further (records
 // without keys leave no index entry).
 func (s *Store) resumeIndex(cp *checkpointData) {
 	from := s.cl.minOffset()
 	if cp != nil && cp.IndexOffset > from && cp.IndexOffset <= s.cl.written.Load() {
 		from = cp.IndexOffset
 	}
+	// Resume at (not after) the last indexed record: a crash between the
+	// keys of one message must not lose the rest of its keys. Its entries
+	// are dropped and added again, so the index only ever grows in offset
+	// order, which Add requires.
 	if last := s.ix.MaxPhyOffset(); last >= from {
-		if rec, err := s.cl.recordAt(last); err == nil {
-			size, _, _ := protocol.RecordSize(rec)
-			from = max(from, last+int64(size))
+		if _, err := s.cl.recordAt(last); err == nil {
+			from = last
+		}
+		if err := s.ix.TruncateFrom(from); err != nil {
+			s.log.Error("index not truncated to the resume point; key queries may miss messages after it", "offset", from, "err", err)
 		}
 	}
 	s.indexedTo.Store(from)
