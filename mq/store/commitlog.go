@@ -205,7 +205,7 @@ func (cl *commitLog) release() {
 	off -= off % page
 	for _, s := range cl.segs {
 		if to := min(off, s.end()); to > s.base {
-			_ = unix.Madvise(s.data[:to-s.base], unix.MADV_DONTNEED)
+			s.advise(0, to-s.base, unix.MADV_DONTNEED)
 		}
 	}
 }

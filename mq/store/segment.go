@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -21,8 +22,14 @@ import (
 type segment struct {
 	path string
 	base int64 // log offset of data[0]
+	n    int64 // mapped size
 	f    *os.File
 	data []byte
+
+	// mapMu lets the flusher and the warmer, which work outside the
+	// segment lists' locks, use the mapping while retention may unmap it:
+	// they read-lock it around their syscalls, close write-locks it.
+	mapMu sync.RWMutex
 }
 
 // tmpSuffix marks a segment file still being created.
@@ -116,25 +123,41 @@ func mapSegment(f *os.File, path string, base, size int64) (*segment, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mmap %s: %w", path, err)
 	}
-	return &segment{path: path, base: base, f: f, data: data}, nil
+	return &segment{path: path, base: base, n: size, f: f, data: data}, nil
 }
 
-func (s *segment) size() int64 { return int64(len(s.data)) }
+func (s *segment) size() int64 { return s.n }
 
 // end is the log offset just past the segment.
-func (s *segment) end() int64 { return s.base + int64(len(s.data)) }
+func (s *segment) end() int64 { return s.base + s.n }
 
-// sync makes data[from:to] durable.
+// sync makes data[from:to] durable. A segment already unmapped has
+// nothing left to sync.
 func (s *segment) sync(from, to int64) error {
 	if to <= from {
 		return nil
 	}
 	page := int64(os.Getpagesize())
 	from -= from % page
+	s.mapMu.RLock()
+	defer s.mapMu.RUnlock()
+	if s.data == nil {
+		return nil
+	}
 	if err := unix.Msync(s.data[from:to], unix.MS_SYNC); err != nil {
 		return fmt.Errorf("msync %s: %w", s.path, err)
 	}
 	return nil
+}
+
+// advise gives the kernel advice on data[from:to]; nothing for a segment
+// already unmapped. Errors only cost memory or speed.
+func (s *segment) advise(from, to int64, advice int) {
+	s.mapMu.RLock()
+	defer s.mapMu.RUnlock()
+	if s.data != nil && to > from {
+		_ = unix.Madvise(s.data[from:to], advice)
+	}
 }
 
 // zero clears data[from:] on disk and in memory: recovery uses it to cut a
@@ -155,8 +178,10 @@ func (s *segment) zero(from int64) error {
 }
 
 func (s *segment) close() error {
+	s.mapMu.Lock()
 	err := unix.Munmap(s.data)
 	s.data = nil
+	s.mapMu.Unlock()
 	if cerr := s.f.Close(); err == nil {
 		err = cerr
 	}

@@ -46,7 +46,7 @@ func (cl *commitLog) warm(to int64, stop <-chan struct{}) {
 		from = max(from, seg.base)
 		end := min(seg.end(), from+warmStep)
 		// Errors only cost speed: the appender faults the pages in itself.
-		_ = unix.Madvise(seg.data[from-seg.base:end-seg.base], unix.MADV_POPULATE_WRITE)
+		seg.advise(from-seg.base, end-seg.base, unix.MADV_POPULATE_WRITE)
 		from = end
 		cl.warmed.Store(from)
 	}
