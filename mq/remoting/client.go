@@ -2,6 +2,7 @@ package remoting
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -9,103 +10,148 @@ import (
 	"time"
 )
 
-// ClientConfig configures a Client.
+// ClientConfig configures a Client. The zero value is valid.
 type ClientConfig struct {
-	// Handler serves requests the servers send; nil ignores them.
+	// Handler serves the requests servers send on our connections; nil
+	// ignores them (no response), as the Go client does with codes it
+	// does not know.
 	Handler Handler
-	// Logger receives connection-level logs. Default: discard.
+	// Logger receives connection-level events. Default: discard.
 	Logger *slog.Logger
-	// DialTimeout bounds connecting. Default 3s.
+	// DialTimeout bounds connecting. Default 3 s.
 	DialTimeout time.Duration
-	// MaxFrameSize is the largest frame accepted. Default DefaultMaxFrameSize.
+	// MaxFrameSize is the largest frame read or written, in bytes.
+	// Default DefaultMaxFrameSize.
 	MaxFrameSize int
 }
 
 // Client keeps one connection per address, dialled on first use and again
-// after it breaks, and multiplexes requests on it. It is safe for
-// concurrent use.
+// after it broke, and multiplexes concurrent requests on it, as the official
+// clients do. It is safe for concurrent use.
 type Client struct {
-	cfg connConfig
-	dt  time.Duration
+	cfg         connConfig
+	dialTimeout time.Duration
+	dialCtx     context.Context // cancelled by Close: aborts dials
+	stopDials   context.CancelFunc
 
-	mu     sync.Mutex
+	mu     sync.Mutex // guards the fields below, and orders wg.Add before wg.Wait
 	conns  map[string]*Conn
+	dials  map[string]*dialCall
 	closed bool
-	// conns tracks each connection's goroutines until they end, so that
-	// Close can wait for all of them.
-	wg sync.WaitGroup
+	wg     sync.WaitGroup // dials and every connection goroutine
 }
 
-// NewClient returns a Client.
+// dialCall is a dial in progress; callers for the same address share it.
+type dialCall struct {
+	done chan struct{} // closed when conn or err is set
+	conn *Conn
+	err  error
+}
+
+// NewClient returns a Client. Close it to release its connections.
 func NewClient(cfg ClientConfig) *Client {
-	c := &Client{conns: map[string]*Conn{}, dt: cfg.DialTimeout}
-	if c.dt <= 0 {
-		c.dt = 3 * time.Second
+	c := &Client{
+		dialTimeout: cfg.DialTimeout,
+		conns:       map[string]*Conn{},
+		dials:       map[string]*dialCall{},
 	}
-	c.cfg = connConfig{handler: cfg.Handler, log: cfg.Logger, maxFrame: cfg.MaxFrameSize, maxInFlight: 1024}
-	if c.cfg.log == nil {
-		c.cfg.log = slog.New(slog.DiscardHandler)
+	if c.dialTimeout <= 0 {
+		c.dialTimeout = 3 * time.Second
 	}
-	if c.cfg.maxFrame <= 0 {
-		c.cfg.maxFrame = DefaultMaxFrameSize
+	c.dialCtx, c.stopDials = context.WithCancel(context.Background())
+	c.cfg = connConfig{
+		handler:  cfg.Handler,
+		log:      cfg.Logger,
+		maxFrame: cfg.MaxFrameSize,
+		wg:       &c.wg,
+		closed:   c.dropConn,
 	}
+	c.cfg.setDefaults()
 	return c
 }
 
-// Conn returns the connection to addr, dialling it if needed.
+// Conn returns the connection to addr, dialling it if there is none. Callers
+// asking for the same address while it is being dialled share the dial,
+// which DialTimeout bounds; ctx bounds only the caller's wait.
 func (c *Client) Conn(ctx context.Context, addr string) (*Conn, error) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return nil, fmt.Errorf("dial %s: %w", addr, ErrClosed)
+		return nil, fmt.Errorf("connect to %s: %w", addr, ErrClosed)
 	}
-	if cn := c.conns[addr]; cn != nil {
+	if cn := c.conns[addr]; cn != nil && !cn.isClosed() {
 		c.mu.Unlock()
 		return cn, nil
+	}
+	dc := c.dials[addr]
+	if dc == nil {
+		dc = &dialCall{done: make(chan struct{})}
+		c.dials[addr] = dc
+		c.wg.Add(1)
+		go c.dial(addr, dc)
 	}
 	c.mu.Unlock()
-	d := net.Dialer{Timeout: c.dt}
-	nc, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("dial %s: %w", addr, err)
+	select {
+	case <-dc.done:
+		return dc.conn, dc.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("connect to %s: %w", addr, ctx.Err())
 	}
+}
+
+func (c *Client) dial(addr string, dc *dialCall) {
+	defer c.wg.Done()
+	d := net.Dialer{Timeout: c.dialTimeout}
+	nc, err := d.DialContext(c.dialCtx, "tcp", addr)
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
+	delete(c.dials, addr)
+	if err == nil && c.closed {
 		nc.Close()
-		return nil, fmt.Errorf("dial %s: %w", addr, ErrClosed)
+		err = ErrClosed
 	}
-	if cn := c.conns[addr]; cn != nil { // another caller won the race
-		nc.Close()
-		return cn, nil
-	}
-	cfg := c.cfg
-	cfg.onClose = func(cn *Conn) {
-		c.mu.Lock()
-		if c.conns[addr] == cn {
-			delete(c.conns, addr)
-		}
-		c.mu.Unlock()
-	}
-	cn := newConn(nc, cfg)
-	c.conns[addr] = cn
-	c.wg.Go(func() {
-		<-cn.Done()
-		cn.wait()
-	})
-	return cn, nil
-}
-
-// Invoke sends a request to addr and waits for the response.
-func (c *Client) Invoke(ctx context.Context, addr string, req *Command) (*Command, error) {
-	cn, err := c.Conn(ctx, addr)
 	if err != nil {
-		return nil, err
+		c.mu.Unlock()
+		dc.err = fmt.Errorf("connect to %s: %w", addr, err)
+		close(dc.done)
+		return
 	}
-	return cn.Invoke(ctx, req)
+	cn := newConn(nc, &c.cfg, addr)
+	c.conns[addr] = cn
+	c.wg.Add(2) // reader and writer, before Close's Wait
+	c.mu.Unlock()
+	cn.start(nil)
+	dc.conn = cn
+	close(dc.done)
 }
 
-// InvokeOneway sends a request to addr that gets no response.
+// dropConn forgets a closed connection so that the next request redials.
+func (c *Client) dropConn(cn *Conn) {
+	c.mu.Lock()
+	if c.conns[cn.key] == cn {
+		delete(c.conns, cn.key)
+	}
+	c.mu.Unlock()
+}
+
+// Invoke sends req to addr and waits for the response; see Conn.Invoke. A
+// request that could not leave because the connection had just closed is
+// sent once more on a fresh connection.
+func (c *Client) Invoke(ctx context.Context, addr string, req *Command) (*Command, error) {
+	for attempt := 0; ; attempt++ {
+		cn, err := c.Conn(ctx, addr)
+		if err != nil {
+			return nil, err
+		}
+		resp, sent, err := cn.invoke(ctx, req)
+		if err != nil && !sent && attempt == 0 && errors.Is(err, ErrClosed) {
+			c.dropConn(cn) // it may be closing still: do not get it again
+			continue
+		}
+		return resp, err
+	}
+}
+
+// InvokeOneway sends req to addr with FlagOneway set; see Conn.InvokeOneway.
 func (c *Client) InvokeOneway(ctx context.Context, addr string, req *Command) error {
 	cn, err := c.Conn(ctx, addr)
 	if err != nil {
@@ -114,7 +160,8 @@ func (c *Client) InvokeOneway(ctx context.Context, addr string, req *Command) er
 	return cn.InvokeOneway(ctx, req)
 }
 
-// CloseConn closes the connection to addr, if any.
+// CloseConn closes the connection to addr, if there is one; the next
+// request to addr dials again.
 func (c *Client) CloseConn(addr string) {
 	c.mu.Lock()
 	cn := c.conns[addr]
@@ -124,7 +171,9 @@ func (c *Client) CloseConn(addr string) {
 	}
 }
 
-// Close closes every connection and waits for their goroutines.
+// Close closes every connection, fails the requests in flight with
+// ErrClosed and waits for every goroutine of the client, handlers
+// included. It may be called more than once and always returns nil.
 func (c *Client) Close() error {
 	c.mu.Lock()
 	c.closed = true
@@ -133,6 +182,7 @@ func (c *Client) Close() error {
 		conns = append(conns, cn)
 	}
 	c.mu.Unlock()
+	c.stopDials()
 	for _, cn := range conns {
 		cn.Close()
 	}

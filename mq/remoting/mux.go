@@ -4,43 +4,66 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"runtime/debug"
+	"strconv"
+	"sync"
+	"sync/atomic"
 
 	"github.com/surge-mq/surge/mq/protocol"
 )
 
-// Mux routes requests by code. An unknown code gets RocketMQ's
-// REQUEST_CODE_NOT_SUPPORTED; a panicking handler is a bug, but it must not
-// take the process down: it is logged and answered with SYSTEM_ERROR.
+// Mux routes requests to handlers by request code.
+//
+// A code without a handler is answered REQUEST_CODE_NOT_SUPPORTED with
+// Java's remark " request type <n> not supported". A handler that panics
+// has a bug, which must not take the broker down: the panic is logged with
+// its stack and answered SYSTEM_ERROR with the panic's text.
+//
+// Handlers may be registered at any time, also while serving.
 type Mux struct {
-	log      *slog.Logger
-	handlers map[int16]Handler
+	log *slog.Logger
+	mu  sync.Mutex // serializes registrations
+	// handlers is replaced, never modified, so that lookups take no lock.
+	handlers atomic.Pointer[map[int16]Handler]
 }
 
-// NewMux returns an empty Mux; logger may be nil.
+// NewMux returns a Mux with no handlers; logger nil discards.
 func NewMux(logger *slog.Logger) *Mux {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Mux{log: logger, handlers: map[int16]Handler{}}
+	m := &Mux{log: logger}
+	m.handlers.Store(&map[int16]Handler{})
+	return m
 }
 
-// Handle registers h for a request code. Register before serving.
-func (m *Mux) Handle(code int16, h Handler) { m.handlers[code] = h }
+// Handle registers h for a request code, replacing any earlier handler.
+func (m *Mux) Handle(code int16, h Handler) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	next := maps.Clone(*m.handlers.Load())
+	next[code] = h
+	m.handlers.Store(&next)
+}
 
 // HandleFunc registers f for a request code.
-func (m *Mux) HandleFunc(code int16, f HandlerFunc) { m.handlers[code] = f }
+func (m *Mux) HandleFunc(code int16, f HandlerFunc) { m.Handle(code, f) }
 
-// ServeCommand dispatches req.
+// ServeCommand serves req with the handler registered for its code.
 func (m *Mux) ServeCommand(ctx context.Context, c *Conn, req *Command) (resp *Command) {
-	h := m.handlers[req.Code]
+	h := (*m.handlers.Load())[req.Code]
 	if h == nil {
-		return NewResponse(req, protocol.RequestCodeNotSupported, fmt.Sprintf(" request type %d not supported", req.Code))
+		return NewResponse(req, protocol.RequestCodeNotSupported, " request type "+strconv.Itoa(int(req.Code))+" not supported")
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			m.log.Error("handler panicked", "code", req.Code, "addr", c.RemoteAddr().String(), "panic", p, "stack", string(debug.Stack()))
-			resp = NewResponse(req, protocol.SystemError, fmt.Sprintf("internal error serving request %d: %v", req.Code, p))
+			addr := ""
+			if c != nil {
+				addr = c.RemoteAddr().String()
+			}
+			m.log.Error("handler panicked", "addr", addr, "code", req.Code, "panic", p, "stack", string(debug.Stack()))
+			resp = NewResponse(req, protocol.SystemError, fmt.Sprint(p))
 		}
 	}()
 	return h.ServeCommand(ctx, c, req)

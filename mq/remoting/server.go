@@ -3,54 +3,89 @@ package remoting
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 )
 
-// Server accepts connections and serves their requests with Handler. The
-// zero value with a Handler is a valid configuration.
+// Server accepts TCP connections and serves the requests on them with
+// Handler. A Server with a Handler and every other field zero is a valid
+// configuration; set the fields before Serve and do not change them after.
 type Server struct {
+	// Handler serves the requests; a Mux usually. With none, every
+	// request is answered REQUEST_CODE_NOT_SUPPORTED.
 	Handler Handler
-	// Logger receives connection-level logs. Default: discard.
+	// Logger receives connection-level events. Default: discard.
 	Logger *slog.Logger
-	// MaxFrameSize is the largest frame accepted. Default DefaultMaxFrameSize.
+	// MaxFrameSize is the largest frame read or written, in bytes; a
+	// longer one closes the connection. Default DefaultMaxFrameSize.
 	MaxFrameSize int
-	// MaxInFlightPerConn bounds the requests served at once per connection;
-	// beyond it a request is answered SYSTEM_BUSY. Default 4096.
+	// MaxInFlightPerConn bounds the handlers running at once for one
+	// connection; a request beyond it is answered SYSTEM_BUSY with a
+	// remark starting "[OVERLOAD]". Default 4096.
 	MaxInFlightPerConn int
-	// IdleTimeout closes a connection that sent nothing for this long.
-	// Default 120s (RocketMQ's serverChannelMaxIdleTimeSeconds); clients
-	// heartbeat every 30 s.
+	// IdleTimeout closes a connection on which nothing arrived for this
+	// long (RocketMQ's serverChannelMaxIdleTimeSeconds). Clients send a
+	// heartbeat every 30 s. Default 120 s.
 	IdleTimeout time.Duration
-	// OnConnect and OnDisconnect, if set, are called for each connection.
-	OnConnect    func(*Conn)
+	// OnConnect, if set, is called for each new connection before its
+	// first request is read, from the accepting goroutine: it must not
+	// block.
+	OnConnect func(*Conn)
+	// OnDisconnect, if set, is called once for each connection after it
+	// closed and every handler it started returned: no request of that
+	// connection is served after it.
 	OnDisconnect func(*Conn)
 
-	mu       sync.Mutex
-	ln       net.Listener
-	conns    map[*Conn]struct{}
-	shutting bool
-	accepted chan struct{} // closed once Serve has a listener
-	initOnce sync.Once
+	mu        sync.Mutex // guards the fields below, and orders wg.Add before wg.Wait
+	cfg       *connConfig
+	listeners map[net.Listener]struct{}
+	addr      net.Addr
+	conns     map[*Conn]struct{}
+	quit      chan struct{} // closed when shutting down starts
+
+	shutting atomic.Bool  // set under mu; read without it on the request path
+	inFlight atomic.Int64 // handlers running on every connection
+	drained  chan struct{}
+	// shutdownMu serializes Shutdown and Close.
+	shutdownMu sync.Mutex
+	wg         sync.WaitGroup // every connection goroutine
 }
 
-func (s *Server) init() {
-	s.initOnce.Do(func() {
-		s.conns = map[*Conn]struct{}{}
-		s.accepted = make(chan struct{})
-	})
-}
-
-func (s *Server) logger() *slog.Logger {
-	if s.Logger == nil {
-		return slog.New(slog.DiscardHandler)
+// initLocked sets up the server's state on first use.
+func (s *Server) initLocked() {
+	if s.cfg != nil {
+		return
 	}
-	return s.Logger
+	s.cfg = &connConfig{
+		log:         s.Logger,
+		maxFrame:    s.MaxFrameSize,
+		maxInFlight: s.MaxInFlightPerConn,
+		idle:        s.IdleTimeout,
+		wg:          &s.wg,
+		admit:       s.admit,
+		done:        s.handlerDone,
+		gone:        s.forget,
+	}
+	s.cfg.setDefaults()
+	s.cfg.handler = s.Handler
+	if s.cfg.handler == nil {
+		s.cfg.handler = NewMux(s.cfg.log)
+	}
+	if s.cfg.idle <= 0 {
+		s.cfg.idle = 120 * time.Second
+	}
+	s.listeners = map[net.Listener]struct{}{}
+	s.conns = map[*Conn]struct{}{}
+	s.quit = make(chan struct{})
+	s.drained = make(chan struct{}, 1)
 }
 
-// ListenAndServe listens on addr and serves.
+// ListenAndServe listens on the TCP address addr and serves; see Serve.
 func (s *Server) ListenAndServe(addr string) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -59,154 +94,199 @@ func (s *Server) ListenAndServe(addr string) error {
 	return s.Serve(ln)
 }
 
-// Addr is the listener's address once Serve runs, nil before.
+// Addr returns the address of the first listener Serve was given, or nil
+// before that.
 func (s *Server) Addr() net.Addr {
-	s.init()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ln == nil {
-		return nil
-	}
-	return s.ln.Addr()
+	return s.addr
 }
 
-// Serve accepts connections on ln until Shutdown or Close, and then returns
-// ErrServerClosed.
+// Serve accepts connections on ln and serves them until Shutdown or Close,
+// then returns ErrServerClosed. It closes ln when it returns. Serve may be
+// called for several listeners at once.
 func (s *Server) Serve(ln net.Listener) error {
-	s.init()
 	s.mu.Lock()
-	if s.shutting {
+	s.initLocked()
+	if s.shutting.Load() {
 		s.mu.Unlock()
 		ln.Close()
 		return ErrServerClosed
 	}
-	s.ln = ln
-	close(s.accepted)
+	s.listeners[ln] = struct{}{}
+	if s.addr == nil {
+		s.addr = ln.Addr()
+	}
 	s.mu.Unlock()
-	cfg := connConfig{
-		handler:     s.Handler,
-		log:         s.logger(),
-		maxFrame:    s.MaxFrameSize,
-		maxInFlight: s.MaxInFlightPerConn,
-		idle:        s.IdleTimeout,
-		onClose:     s.forget,
-	}
-	if cfg.maxFrame <= 0 {
-		cfg.maxFrame = DefaultMaxFrameSize
-	}
-	if cfg.maxInFlight <= 0 {
-		cfg.maxInFlight = 4096
-	}
-	if cfg.idle <= 0 {
-		cfg.idle = 120 * time.Second
-	}
-	var tempDelay time.Duration
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, ln)
+		s.mu.Unlock()
+		ln.Close()
+	}()
+
+	var backoff time.Duration
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
-			s.mu.Lock()
-			shutting := s.shutting
-			s.mu.Unlock()
-			if shutting {
+			if s.shutting.Load() {
 				return ErrServerClosed
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				tempDelay = min(max(2*tempDelay, 5*time.Millisecond), time.Second)
-				time.Sleep(tempDelay)
-				continue
+			if !temporaryAcceptError(err) {
+				return fmt.Errorf("accept on %s: %w", ln.Addr(), err)
 			}
-			return err
+			// Out of file descriptors, say: wait, as net/http does.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.cfg.log.Warn("accept failed; retrying", "addr", ln.Addr().String(), "err", err, "backoff", backoff)
+			t := time.NewTimer(backoff)
+			select {
+			case <-t.C:
+			case <-s.quit:
+				t.Stop()
+				return ErrServerClosed
+			}
+			continue
 		}
-		tempDelay = 0
+		backoff = 0
 		s.mu.Lock()
-		if s.shutting {
+		if s.shutting.Load() {
 			s.mu.Unlock()
 			nc.Close()
 			return ErrServerClosed
 		}
-		c := newConn(nc, cfg)
+		c := newConn(nc, s.cfg, "")
 		s.conns[c] = struct{}{}
+		s.wg.Add(2) // reader and writer, before any Wait
 		s.mu.Unlock()
-		if s.OnConnect != nil {
-			s.OnConnect(c)
-		}
+		c.start(s.OnConnect)
 	}
 }
 
-// forget drops a closed connection.
-func (s *Server) forget(c *Conn) {
-	s.mu.Lock()
-	_, ok := s.conns[c]
-	delete(s.conns, c)
-	s.mu.Unlock()
-	if ok && s.OnDisconnect != nil {
-		s.OnDisconnect(c)
+func temporaryAcceptError(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
 	}
-}
-
-// Shutdown stops accepting, waits for requests in flight to be answered
-// (until ctx is done), then closes every connection and waits for their
-// goroutines. It is idempotent.
-func (s *Server) Shutdown(ctx context.Context) error {
-	s.init()
-	s.mu.Lock()
-	s.shutting = true
-	if s.ln != nil {
-		s.ln.Close()
-	}
-	s.mu.Unlock()
-	t := time.NewTicker(5 * time.Millisecond)
-	defer t.Stop()
-	var err error
-	for s.busy() {
-		select {
-		case <-ctx.Done():
-			err = ctx.Err()
-		case <-t.C:
-			continue
-		}
-		break
-	}
-	s.closeAll()
-	return err
-}
-
-// Close closes the listener and every connection at once.
-func (s *Server) Close() error {
-	s.init()
-	s.mu.Lock()
-	s.shutting = true
-	if s.ln != nil {
-		s.ln.Close()
-	}
-	s.mu.Unlock()
-	s.closeAll()
-	return nil
-}
-
-func (s *Server) busy() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for c := range s.conns {
-		if c.inFlight.Load() > 0 {
+	for _, e := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.ECONNABORTED, syscall.EAGAIN} {
+		if errors.Is(err, e) {
 			return true
 		}
 	}
 	return false
 }
 
-func (s *Server) closeAll() {
+// admit counts a handler about to start, unless the server is shutting
+// down. Incrementing before reading shutting (while Shutdown sets shutting
+// before reading the count) means Shutdown cannot miss a handler.
+func (s *Server) admit() bool {
+	s.inFlight.Add(1)
+	if s.shutting.Load() {
+		s.handlerDone()
+		return false
+	}
+	return true
+}
+
+func (s *Server) handlerDone() {
+	if s.inFlight.Add(-1) == 0 && s.shutting.Load() {
+		select {
+		case s.drained <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// forget drops a connection that is gone.
+func (s *Server) forget(c *Conn) {
 	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	if s.OnDisconnect != nil {
+		s.OnDisconnect(c)
+	}
+}
+
+// stopAccepting starts shutting down: Serve returns and new requests are
+// refused with SYSTEM_BUSY "[REJECTREQUEST]...".
+func (s *Server) stopAccepting() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.initLocked()
+	if s.shutting.Load() {
+		return
+	}
+	s.shutting.Store(true)
+	close(s.quit)
+	for ln := range s.listeners {
+		ln.Close()
+	}
+}
+
+func (s *Server) connList() []*Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	conns := make([]*Conn, 0, len(s.conns))
 	for c := range s.conns {
 		conns = append(conns, c)
 	}
-	s.mu.Unlock()
+	return conns
+}
+
+// Shutdown shuts the server down gracefully: it stops accepting connections
+// and refuses new requests (SYSTEM_BUSY), waits for the running handlers to
+// finish and their responses to be written, then closes every connection.
+// If ctx ends first, it closes the connections at once, which cancels the
+// handlers' contexts, and returns ctx's error. Either way it returns after
+// every goroutine of the server ended, so it must not be called from a
+// handler. It may be called more than once.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutdownMu.Lock()
+	defer s.shutdownMu.Unlock()
+	s.stopAccepting()
+	err := s.drain(ctx)
+	s.closeConns()
+	s.wg.Wait()
+	return err
+}
+
+// drain waits for the handlers, then for the connections to write what
+// they queued and close.
+func (s *Server) drain(ctx context.Context) error {
+	for s.inFlight.Load() > 0 {
+		select {
+		case <-s.drained:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	conns := s.connList()
 	for _, c := range conns {
-		c.Close()
+		c.closeAfterFlush()
 	}
 	for _, c := range conns {
-		c.wait()
+		select {
+		case <-c.Done():
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// Close stops accepting and closes every connection at once, then waits
+// for the server's goroutines (handlers see their context cancelled); it
+// must not be called from a handler. It always returns nil.
+func (s *Server) Close() error {
+	s.shutdownMu.Lock()
+	defer s.shutdownMu.Unlock()
+	s.stopAccepting()
+	s.closeConns()
+	s.wg.Wait()
+	return nil
+}
+
+func (s *Server) closeConns() {
+	for _, c := range s.connList() {
+		c.Close()
 	}
 }
