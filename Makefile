@@ -26,7 +26,11 @@ build: ## build every binary into bin/
 COMPAT_TEST_FLAGS ?= -timeout 12m
 
 .PHONY: test
-test: ## run every module's tests (installs what they need first)
+test: ## run every module's tests against a throwaway PostgreSQL (TEST_DATABASE_URL to use your own)
+	@./scripts/with-testdb.sh $(MAKE) --no-print-directory test-modules
+
+.PHONY: test-modules
+test-modules: ## run every module's tests as they are (the database comes from TEST_DATABASE_URL)
 	@for m in $(MODULES); do echo "== $$m"; (cd $$m && $(GO) test $(TEST_FLAGS) ./...) || exit 1; done
 	@for m in $(EXTRA_MODULES); do echo "== $$m"; (cd $$m && $(GO) test $(COMPAT_TEST_FLAGS) ./...) || exit 1; done
 
