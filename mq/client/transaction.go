@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -71,8 +72,10 @@ func NewTransactionProducer(l TransactionListener, opts ...Option) (*Transaction
 }
 
 // SendInTransaction stores m as a half message, runs the local
-// transaction and ends the transaction with its outcome.
-func (tp *TransactionProducer) SendInTransaction(ctx context.Context, m *Message) (*SendResult, TxState, error) {
+// transaction and ends the transaction with its outcome. opts choose the
+// queue as for Send: the commit lands in the half message's queue, so ByKey
+// orders transactional messages too.
+func (tp *TransactionProducer) SendInTransaction(ctx context.Context, m *Message, opts ...SendOption) (*SendResult, TxState, error) {
 	if m.DelayLevel > 0 {
 		return nil, TxUnknown, errors.New("client: transactional messages cannot be delayed")
 	}
@@ -83,7 +86,8 @@ func (tp *TransactionProducer) SendInTransaction(ctx context.Context, m *Message
 	}
 	half.Properties[protocol.PropertyTransactionPrepared] = "true"
 	half.Properties[protocol.PropertyProducerGroup] = tp.cfg.group
-	res, err := tp.send(ctx, []*Message{&half}, false, []SendOption{func(o *sendOptions) { o.transactional = true }})
+	opts = append(slices.Clip(opts), func(o *sendOptions) { o.transactional = true })
+	res, err := tp.send(ctx, []*Message{&half}, false, opts)
 	if err != nil {
 		return nil, TxUnknown, err
 	}

@@ -68,3 +68,26 @@ func TestTransactionProducer(t *testing.T) {
 		t.Fatal("the broker never checked back")
 	}
 }
+
+// TestTransactionByKey: with ByKey, every committed message of one key lands
+// in the same queue, as ordered events of one order must.
+func TestTransactionByKey(t *testing.T) {
+	c := mqtest.Start(t)
+	l := &ledger{db: map[string]client.TxState{}}
+	tp, err := client.NewTransactionProducer(l, client.WithNameServers(c.NamesrvAddr), client.WithGroup("tx-key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tp.Close()
+	queues := map[int32]bool{}
+	for range 8 {
+		res, state, err := tp.SendInTransaction(context.Background(), &client.Message{Topic: "TxKey", Body: []byte("commit")}, client.WithSelector(client.ByKey("order-42")))
+		if err != nil || state != client.TxCommit {
+			t.Fatalf("send: %v %v", state, err)
+		}
+		queues[res.Queue.QueueID] = true
+	}
+	if len(queues) != 1 {
+		t.Fatalf("one key spread over queues %v", queues)
+	}
+}
