@@ -43,8 +43,8 @@ bench: ## run the benchmarks (BENCH=regexp, BENCH_FLAGS=...)
 	@for m in $(ALL_MODULES); do (cd $$m && $(GO) test $(BENCH_FLAGS) -bench '$(BENCH)' ./...) || exit 1; done
 
 .PHONY: fuzz
-fuzz: ## run each fuzz target for FUZZTIME (default 30s)
-	@./scripts/fuzz.sh $${FUZZTIME:-30s}
+fuzz: ## run each fuzz target for FUZZTIME (default 30s); FUZZ=regexp picks targets
+	@./scripts/fuzz.sh $${FUZZTIME:-30s} '$(or $(FUZZ),.)'
 
 .PHONY: lint
 lint: ## gofmt and go vet
