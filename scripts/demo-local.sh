@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# demo-local.sh: the whole platform as local processes, without containers:
+# a PostgreSQL of its own (from this machine's PostgreSQL binaries, in a
+# temporary directory), a NameServer, a Broker, the four services and the
+# gateway. Prints the URLs; Ctrl-C stops everything and removes the data.
+#
+# DEMO_DATABASE_URL=<superuser URL> uses your PostgreSQL server instead (the
+# database "surge" and the services' roles are created there if missing).
+# Binaries come from bin/ (make build).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+source "$root/scripts/lib/pg.sh"
+bin=$root/bin
+
+for b in mqnamesrv mqbroker order inventory points coupon gateway; do
+	[[ -x "$bin/$b" ]] || { echo "demo-local: $bin/$b is missing; run make build first" >&2; exit 1; }
+done
+
+run=$(mktemp -d "${TMPDIR:-/tmp}/surge-demo.XXXXXX")
+pids=()
+cleanup() {
+	trap - EXIT INT TERM
+	echo
+	echo "stopping..."
+	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+		kill -TERM "${pids[i]}" 2>/dev/null || true
+		wait "${pids[i]}" 2>/dev/null || true
+	done
+	[[ -z "${DEMO_DATABASE_URL:-}" ]] && pg_stop "$run/pg"
+	rm -rf "$run"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [[ -n "${DEMO_DATABASE_URL:-}" ]]; then
+	admin=$DEMO_DATABASE_URL
+	pghost=$(python3 -c 'import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); print(f"{p.hostname}:{p.port or 5432}")' "$admin")
+else
+	mkdir -p "$run/pg"
+	port=$(pg_free_port)
+	pg_start "$run/pg" "$port"
+	admin="postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
+	pghost=127.0.0.1:$port
+fi
+psql "$admin" -qAt -v ON_ERROR_STOP=1 -c "SELECT 1 FROM pg_database WHERE datname = 'surge'" | grep -q 1 ||
+	psql "$admin" -q -v ON_ERROR_STOP=1 -c "CREATE DATABASE surge"
+surge=$(python3 -c 'import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); print(u.urlunparse(p._replace(path="/surge")))' "$admin")
+psql "$surge" -q -v ON_ERROR_STOP=1 -f "$root/migrations/bootstrap.sql" >/dev/null
+
+start() { # start NAME CMD... : runs CMD in the background, its log in $run/NAME.log
+	local name=$1
+	shift
+	"$@" >"$run/$name.log" 2>&1 &
+	pids+=($!)
+}
+dburl() { echo "postgres://$1_svc:$1_svc@$pghost/surge?sslmode=disable"; }
+
+export NAMESRV_ADDR=127.0.0.1:9876
+start namesrv "$bin/mqnamesrv"
+mkdir -p "$run/store"
+cat >"$run/broker.conf" <<CONF
+brokerIP1=127.0.0.1
+storePathRootDir=$run/store
+autoCreateTopicEnable=true
+CONF
+start broker "$bin/mqbroker" -c "$run/broker.conf"
+HTTP_ADDR=127.0.0.1:8081 DATABASE_URL=$(dburl order) start order "$bin/order"
+HTTP_ADDR=127.0.0.1:8082 DATABASE_URL=$(dburl inventory) start inventory "$bin/inventory"
+HTTP_ADDR=127.0.0.1:8083 DATABASE_URL=$(dburl points) start points "$bin/points"
+HTTP_ADDR=127.0.0.1:8084 DATABASE_URL=$(dburl coupon) start coupon "$bin/coupon"
+HTTP_ADDR=127.0.0.1:8080 start gateway "$bin/gateway"
+
+echo "waiting for the services to be ready (logs in $run)..."
+for port in 8081 8082 8083 8084 8080; do
+	for ((i = 0; ; i++)); do
+		curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+		if ((i >= 120)); then
+			echo "demo-local: the service on :$port is not ready after 60 s; its log:" >&2
+			tail -n 20 "$run"/*.log >&2
+			exit 1
+		fi
+		sleep 0.5
+	done
+done
+cat <<MSG
+
+Surge is up (local processes):
+  gateway      http://127.0.0.1:8080   e.g. curl http://127.0.0.1:8080/api/products
+  order        http://127.0.0.1:8081
+  inventory    http://127.0.0.1:8082
+  points       http://127.0.0.1:8083
+  coupon       http://127.0.0.1:8084
+  NameServer   127.0.0.1:9876          e.g. bin/mqadmin topicList -n 127.0.0.1:9876
+  PostgreSQL   $pghost (database surge)
+  logs         $run/*.log
+Press Ctrl-C to stop everything.
+MSG
+wait -n "${pids[@]}" || true
+echo "demo-local: a process exited; its log:" >&2
+tail -n 20 "$run"/*.log >&2
+exit 1
