@@ -71,4 +71,3 @@ func (s *IDs) sign(u *uuid.UUID) {
 	copy(u[8:], m.Sum(nil))
 	u[8] = u[8]&0x3f | 0x80 // RFC 9562 variant
 }
-

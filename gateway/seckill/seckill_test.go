@@ -75,7 +75,9 @@ func (g *gateway) post(t *testing.T, activity, user string) answer {
 		}
 		return a
 	}
-	var e struct{ Error struct{ Code, Message string } }
+	var e struct {
+		Error struct{ Code, Message string }
+	}
 	if err := json.Unmarshal(body, &e); err != nil || e.Error.Code == "" || e.Error.Message == "" {
 		t.Fatalf("%d body %s is not a JSON error: %v", resp.StatusCode, body, err)
 	}
@@ -322,7 +324,9 @@ func TestSeckillBadRequests(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
 			mux.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, tc.path, strings.NewReader(tc.body)))
-			var e struct{ Error struct{ Code, Message string } }
+			var e struct {
+				Error struct{ Code, Message string }
+			}
 			json.Unmarshal(rec.Body.Bytes(), &e)
 			if rec.Code != http.StatusBadRequest || e.Error.Code != "bad_request" || !strings.Contains(e.Error.Message, tc.wantMsg) {
 				t.Errorf("got %d %s, want 400 saying %q", rec.Code, rec.Body, tc.wantMsg)

@@ -9,14 +9,14 @@ import (
 
 // Codes the gateway answers with. Clients branch on them; never rename one.
 const (
-	CodeBadRequest       = "bad_request"
-	CodeNotFound         = "not_found"
-	CodeRateLimited      = "rate_limited"
+	CodeBadRequest        = "bad_request"
+	CodeNotFound          = "not_found"
+	CodeRateLimited       = "rate_limited"
 	CodeBrokerUnavailable = "broker_unavailable"
-	CodeUpstreamFailed   = "upstream_unavailable"
-	CodeUpstreamTimeout  = "upstream_timeout"
-	CodeNotReady         = "not_ready"
-	CodeShuttingDown     = "shutting_down"
+	CodeUpstreamFailed    = "upstream_unavailable"
+	CodeUpstreamTimeout   = "upstream_timeout"
+	CodeNotReady          = "not_ready"
+	CodeShuttingDown      = "shutting_down"
 )
 
 type body struct {
