@@ -11,12 +11,12 @@ import (
 const (
 	CodeBadRequest        = "bad_request"
 	CodeNotFound          = "not_found"
+	CodeMethodNotAllowed  = "method_not_allowed"
 	CodeRateLimited       = "rate_limited"
 	CodeBrokerUnavailable = "broker_unavailable"
 	CodeUpstreamFailed    = "upstream_unavailable"
 	CodeUpstreamTimeout   = "upstream_timeout"
 	CodeNotReady          = "not_ready"
-	CodeShuttingDown      = "shutting_down"
 )
 
 type body struct {
