@@ -118,7 +118,9 @@ func do(t *testing.T, method, url, body string) (int, http.Header, string) {
 
 func errorCode(t *testing.T, body string) string {
 	t.Helper()
-	var e struct{ Error struct{ Code, Message string } }
+	var e struct {
+		Error struct{ Code, Message string }
+	}
 	if err := json.Unmarshal([]byte(body), &e); err != nil || e.Error.Message == "" {
 		t.Fatalf("not a JSON error: %s (%v)", body, err)
 	}
