@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/surge-mq/surge/gateway/admission"
+	"github.com/surge-mq/surge/gateway/internal/httpbench"
 	"github.com/surge-mq/surge/mq/mqtest"
 )
 
@@ -302,6 +303,40 @@ func TestGatewayConfigErrors(t *testing.T) {
 	for _, want := range []string{"no NameServer", "order service URL", "coupon service URL", "request ID key", "rate 0"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}
+
+// BenchmarkGatewayReject measures a refused flash-sale request through the
+// whole handler: request log (at info, so not written), router, parsing,
+// the buckets and the 429. The broker is never contacted on this path, so
+// none runs.
+func BenchmarkGatewayReject(b *testing.B) {
+	svc, _ := url.Parse("http://127.0.0.1:1")
+	g, err := New(Config{
+		NameServers: []string{"127.0.0.1:1"},
+		OrderURL:    svc, InventoryURL: svc, PointsURL: svc, CouponURL: svc,
+		Admission: admission.Config{Rate: 1e-9, Burst: 1, UserRate: 1, UserBurst: 1},
+		Logger:    slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo})),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer g.Close()
+	h := g.Handler()
+	body := &httpbench.Body{}
+	req := httptest.NewRequest(http.MethodPost, "/api/seckill/sku-1", nil)
+	req.Body = body
+	w := httpbench.NewWriter()
+	body.Reset(`{"user_id":"first"}`) // answered 503 (no broker), but takes the only token
+	h.ServeHTTP(w, req)
+	b.ReportAllocs()
+	for b.Loop() {
+		body.Reset(`{"user_id":"user-42"}`)
+		w.Reset()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusTooManyRequests {
+			b.Fatalf("status %d", w.Code)
 		}
 	}
 }

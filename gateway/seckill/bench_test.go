@@ -3,31 +3,15 @@ package seckill
 import (
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 
 	"github.com/surge-mq/surge/gateway/admission"
+	"github.com/surge-mq/surge/gateway/internal/httpbench"
 	"github.com/surge-mq/surge/mq/client"
 )
 
-// discardWriter is a ResponseWriter that keeps nothing, so that the
-// benchmark measures the handler and not a recorder.
-type discardWriter struct {
-	h    http.Header
-	code int
-}
-
-func (w *discardWriter) Header() http.Header         { return w.h }
-func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
-func (w *discardWriter) WriteHeader(code int)        { w.code = code }
-
-// rewindBody is a request body that can be read again.
-type rewindBody struct{ strings.Reader }
-
-func (*rewindBody) Close() error { return nil }
-
-// BenchmarkRejectPath measures a request refused by the empty global
-// bucket: parse, decide, answer 429. No broker runs; none is needed.
+// BenchmarkRejectPath measures a request refused by a bucket: parse,
+// decide, answer 429. No broker runs; none is needed.
 func BenchmarkRejectPath(b *testing.B) {
 	for _, tc := range []struct {
 		name string
@@ -51,18 +35,18 @@ func BenchmarkRejectPath(b *testing.B) {
 				b.Fatal(err)
 			}
 			body := `{"user_id":"` + tc.user + `"}`
-			rb := &rewindBody{}
+			rb := &httpbench.Body{}
 			req := httptest.NewRequest(http.MethodPost, "/api/seckill/sku-1", nil)
 			req.SetPathValue("activity", "sku-1")
 			req.Body = rb
-			w := &discardWriter{h: http.Header{}}
+			w := httpbench.NewWriter()
 			b.ReportAllocs()
 			for b.Loop() {
 				rb.Reset(body)
-				clear(w.h)
+				w.Reset()
 				h.ServeHTTP(w, req)
-				if w.code != http.StatusTooManyRequests {
-					b.Fatalf("status %d", w.code)
+				if w.Code != http.StatusTooManyRequests {
+					b.Fatalf("status %d", w.Code)
 				}
 			}
 		})
