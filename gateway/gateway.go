@@ -118,9 +118,12 @@ func (c Config) validate() error {
 	if len(c.NameServers) == 0 {
 		errs = append(errs, errors.New("gateway: no NameServer address"))
 	}
-	for name, u := range map[string]*url.URL{"order": c.OrderURL, "inventory": c.InventoryURL, "points": c.PointsURL, "coupon": c.CouponURL} {
-		if u == nil || u.Scheme == "" || u.Host == "" {
-			errs = append(errs, fmt.Errorf("gateway: %s service URL %v: want scheme://host[:port]", name, u))
+	for _, svc := range []struct {
+		name string
+		url  *url.URL
+	}{{"order", c.OrderURL}, {"inventory", c.InventoryURL}, {"points", c.PointsURL}, {"coupon", c.CouponURL}} {
+		if u := svc.url; u == nil || u.Scheme == "" || u.Host == "" {
+			errs = append(errs, fmt.Errorf("gateway: %s service URL %v: want scheme://host[:port]", svc.name, u))
 		}
 	}
 	if c.IDKey != nil && len(c.IDKey) < seckill.MinKeyLen {

@@ -23,7 +23,7 @@ func (h *Handler) QueuedWhenUnknown(resp *http.Response) error {
 	if resp.StatusCode != http.StatusNotFound {
 		return nil
 	}
-	id, ok := strings.CutPrefix(resp.Request.URL.Path, upstreamStatusPath)
+	_, id, ok := strings.Cut(resp.Request.URL.Path, upstreamStatusPath) // after the service's base path, if any
 	if !ok || !h.cfg.IDs.Issued(id) {
 		return nil
 	}

@@ -63,7 +63,7 @@ func serve(ctx context.Context, s settings, ln net.Listener, log *slog.Logger) e
 		Handler:           gw.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      s.gw.UpstreamTimeout + 5*time.Second,
+		WriteTimeout:      max(s.gw.UpstreamTimeout, s.gw.SendTimeout) + 5*time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
