@@ -61,6 +61,7 @@ type Gateway struct {
 	admin    *client.Admin
 	seckill  *seckill.Handler
 	clients  *clientip.Resolver
+	upstream *http.Transport // shared by the proxies
 	handler  http.Handler
 }
 
@@ -82,7 +83,7 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.IDKey == nil {
 		cfg.IDKey = seckill.RandomKey()
 	}
-	g := &Gateway{cfg: cfg, log: cfg.Logger, clients: clientip.New(cfg.TrustedProxies)}
+	g := &Gateway{cfg: cfg, log: cfg.Logger, clients: clientip.New(cfg.TrustedProxies), upstream: proxy.NewTransport(cfg.UpstreamTimeout)}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
 	}
@@ -140,9 +141,10 @@ func (g *Gateway) Handler() http.Handler { return g.handler }
 func (g *Gateway) Stats() *seckill.Stats { return g.seckill.Stats() }
 
 // Close waits for background sends (AckBeforeSend) and releases the broker
-// connections. Call it after the HTTP server has shut down, so that no
-// handler is still sending.
+// and upstream connections. Call it after the HTTP server has shut down, so
+// that no handler is still sending.
 func (g *Gateway) Close() error {
+	g.upstream.CloseIdleConnections()
 	return errors.Join(g.producer.Close(), g.admin.Close())
 }
 
@@ -150,7 +152,7 @@ func (g *Gateway) Close() error {
 func (g *Gateway) routes() http.Handler {
 	mux := http.NewServeMux()
 	upstream := func(name string, u *url.URL) proxy.Upstream {
-		return proxy.Upstream{Name: name, URL: u, StripPrefix: "/api", Timeout: g.cfg.UpstreamTimeout, Logger: g.log}
+		return proxy.Upstream{Name: name, URL: u, StripPrefix: "/api", Timeout: g.cfg.UpstreamTimeout, Transport: g.upstream, Logger: g.log}
 	}
 	for _, r := range []struct {
 		prefix string

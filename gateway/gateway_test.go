@@ -9,9 +9,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -292,6 +294,49 @@ func TestGatewayLogs(t *testing.T) {
 				t.Errorf("429 logged: %v, want %v:\n%s", got, tc.want429Log, logs)
 			}
 		})
+	}
+}
+
+// TestGatewayCloseLeavesNoGoroutine: after the server and the gateway are
+// closed, no goroutine of theirs is left (producer, admin, proxies).
+func TestGatewayCloseLeavesNoGoroutine(t *testing.T) {
+	c := mqtest.Start(t)
+	upstream := httptest.NewServer(&fakeService{name: "order", ordered: map[string]bool{}})
+	defer upstream.Close()
+	u, _ := url.Parse(upstream.URL)
+	before := runtime.NumGoroutine()
+
+	g, err := New(Config{
+		NameServers: []string{c.NamesrvAddr},
+		OrderURL:    u, InventoryURL: u, PointsURL: u, CouponURL: u,
+		Admission: admission.Config{Rate: 1000, Burst: 1000},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(g.Handler())
+	for _, r := range []struct{ method, path, body string }{
+		{"POST", "/api/seckill/sku-1", `{"user_id":"u1"}`},
+		{"GET", "/api/orders/1", ""},
+		{"GET", "/api/products", ""},
+		{"GET", "/readyz", ""},
+	} {
+		if status, _, body := do(t, r.method, srv.URL+r.path, r.body); status >= 300 {
+			t.Fatalf("%s %s: %d %s", r.method, r.path, status, body)
+		}
+	}
+	http.DefaultClient.CloseIdleConnections()
+	srv.Close()
+	if err := g.Close(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before { // the servers notice the closed connections too
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("goroutines: %d before, %d after Close\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -34,8 +34,8 @@ type Upstream struct {
 	Timeout time.Duration
 	// ModifyResponse, if set, may change the upstream's answer.
 	ModifyResponse func(*http.Response) error
-	// Transport carries the requests. Default: a transport with dial and
-	// response-header timeouts.
+	// Transport carries the requests. Default: NewTransport(Timeout), of
+	// this upstream alone.
 	Transport http.RoundTripper
 	// Logger logs upstream failures. Default: discard.
 	Logger *slog.Logger
@@ -50,7 +50,7 @@ func New(u Upstream) http.Handler {
 		u.Logger = slog.New(slog.DiscardHandler)
 	}
 	if u.Transport == nil {
-		u.Transport = newTransport(u.Timeout)
+		u.Transport = NewTransport(u.Timeout)
 	}
 	h := &handler{up: u}
 	h.rp = &httputil.ReverseProxy{
@@ -62,7 +62,11 @@ func New(u Upstream) http.Handler {
 	return h
 }
 
-func newTransport(timeout time.Duration) *http.Transport {
+// NewTransport returns a transport for upstreams: direct connections,
+// a dial timeout of at most 5s, and timeout for the response headers.
+// Several upstreams may share one; its owner calls CloseIdleConnections
+// when done.
+func NewTransport(timeout time.Duration) *http.Transport {
 	return &http.Transport{
 		Proxy:                 nil, // the services are reached directly
 		DialContext:           (&net.Dialer{Timeout: min(timeout, 5*time.Second), KeepAlive: 30 * time.Second}).DialContext,
