@@ -105,6 +105,6 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		status, code, msg = http.StatusGatewayTimeout, apierror.CodeUpstreamTimeout, h.up.Name+" service did not answer in time"
 	}
 	h.up.Logger.LogAttrs(r.Context(), slog.LevelWarn, "upstream failed",
-		slog.String("upstream", h.up.Name), slog.String("path", r.URL.Path), slog.Int("status", status), slog.Any("err", err))
+		slog.String("upstream", h.up.Name), slog.String("upstream_path", r.URL.Path), slog.Int("status", status), slog.Any("err", err))
 	apierror.Write(w, status, code, msg)
 }
