@@ -39,14 +39,7 @@ func (a *Admin) Close() error { return a.rc.Close() }
 func (a *Admin) call(ctx context.Context, addr string, code int16, ext map[string]string, body []byte) (*remoting.Command, error) {
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.timeout)
 	defer cancel()
-	resp, err := a.rc.Invoke(ctx, addr, remoting.NewRequest(code, ext, body))
-	if err != nil {
-		return nil, err
-	}
-	if resp.Code != protocol.Success {
-		return nil, &BrokerError{Addr: addr, Code: resp.Code, Remark: resp.Remark}
-	}
-	return resp, nil
+	return call(ctx, a.rc, addr, remoting.NewRequest(code, ext, body))
 }
 
 // callNamesrv asks the NameServers in turn until one answers.

@@ -1,0 +1,130 @@
+package client
+
+import (
+	"context"
+	"sync"
+)
+
+// Flow control defaults per queue, as in Apache RocketMQ's clients.
+const (
+	defaultCacheMsgs  = 1000
+	defaultCacheBytes = 100 << 20
+)
+
+// WithPullThresholds caps, per queue, the messages pulled but not yet
+// consumed (push consumer) or polled (pull consumer): at most msgs
+// messages, and pulling pauses once their bodies reach bytes. The queue is
+// pulled again when the handler or Poll has caught up. Default 1000
+// messages and 100 MiB.
+func WithPullThresholds(msgs, bytes int) Option {
+	return func(c *config) { c.cacheMsgs, c.cacheBytes = msgs, int64(bytes) }
+}
+
+// WithPullBatchSize sets how many messages one pull asks for, which is also
+// the most a push handler or a Poll gets at once. Default 32.
+func WithPullBatchSize(n int) Option { return func(c *config) { c.pullBatch = n } }
+
+// msgCache holds the messages pulled from one queue, in offset order. The
+// fetcher appends; one consumer (a push worker or Poll) removes from the
+// front.
+type msgCache struct {
+	q publishQueue
+	// ready is signalled (never blocking) when messages arrive; a pull
+	// consumer shares one among its queues.
+	ready chan struct{}
+	space chan struct{} // signalled when messages leave
+
+	mu    sync.Mutex
+	msgs  []*MessageExt
+	bytes int64
+	next  int64 // next offset to pull
+}
+
+func newMsgCache(q publishQueue, ready chan struct{}) *msgCache {
+	return &msgCache{q: q, ready: ready, space: make(chan struct{}, 1)}
+}
+
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// room returns how many messages may be pulled now, waiting while the
+// cache is over a threshold; 0 when ctx ends.
+func (mc *msgCache) room(ctx context.Context, cfg *config) int {
+	for {
+		mc.mu.Lock()
+		n := min(cfg.pullBatch, cfg.cacheMsgs-len(mc.msgs))
+		over := mc.bytes >= cfg.cacheBytes
+		mc.mu.Unlock()
+		if n > 0 && !over {
+			return n
+		}
+		select {
+		case <-ctx.Done():
+			return 0
+		case <-mc.space:
+		}
+	}
+}
+
+// add appends pulled messages and moves the pull position to next.
+func (mc *msgCache) add(msgs []*MessageExt, next int64) {
+	mc.mu.Lock()
+	mc.msgs = append(mc.msgs, msgs...)
+	for _, m := range msgs {
+		mc.bytes += int64(len(m.Body))
+	}
+	mc.next = next
+	mc.mu.Unlock()
+	if len(msgs) > 0 {
+		signal(mc.ready)
+	}
+}
+
+// peek returns up to n messages from the front without removing them.
+func (mc *msgCache) peek(n int) []*MessageExt {
+	mc.mu.Lock()
+	defer mc.mu.Unlock()
+	return mc.msgs[:min(n, len(mc.msgs)):min(n, len(mc.msgs))]
+}
+
+// remove drops the first n messages and returns the queue's consumed
+// offset: the first message still cached, or the pull position.
+func (mc *msgCache) remove(n int) int64 {
+	mc.mu.Lock()
+	for _, m := range mc.msgs[:n] {
+		mc.bytes -= int64(len(m.Body))
+	}
+	mc.msgs = mc.msgs[n:]
+	mc.mu.Unlock()
+	signal(mc.space)
+	return mc.consumed()
+}
+
+// consumed returns the offset up to which every message was consumed.
+func (mc *msgCache) consumed() int64 {
+	mc.mu.Lock()
+	defer mc.mu.Unlock()
+	if len(mc.msgs) > 0 {
+		return mc.msgs[0].QueueOffset
+	}
+	return mc.next
+}
+
+// reset empties the cache and sets the pull position.
+func (mc *msgCache) reset(next int64) {
+	mc.mu.Lock()
+	mc.msgs, mc.bytes, mc.next = nil, 0, next
+	mc.mu.Unlock()
+	signal(mc.space)
+}
+
+// size returns the cached messages and bytes.
+func (mc *msgCache) size() (int, int64) {
+	mc.mu.Lock()
+	defer mc.mu.Unlock()
+	return len(mc.msgs), mc.bytes
+}
