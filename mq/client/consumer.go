@@ -102,6 +102,12 @@ func (c *Consumer) Subscribe(topic, expr string, h Handler) error {
 // Start registers with the brokers and starts consuming. A subscribed
 // topic without a route fails with ErrTopicNotFound.
 func (c *Consumer) Start(ctx context.Context) error {
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
 	if len(c.subs) == 0 {
 		return errors.New("client: Start without a subscription")
 	}
