@@ -117,6 +117,13 @@ func (p *PullConsumer) Assign(ctx context.Context, queues ...Queue) error {
 	return nil
 }
 
+// Assignment returns the queues the consumer polls, sorted.
+func (p *PullConsumer) Assignment() []Queue {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.order)
+}
+
 // Start starts prefetching, and for Subscribe joins the group.
 func (p *PullConsumer) Start(ctx context.Context) error {
 	p.mu.Lock()
