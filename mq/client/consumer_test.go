@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -128,20 +127,4 @@ func TestConsumerGroupResumes(t *testing.T) {
 	if col.count("m0") != 1 {
 		t.Fatalf("m0 delivered %d times after a restart of the consumer", col.count("m0"))
 	}
-}
-
-func TestConsumerCloseLeavesNoGoroutine(t *testing.T) {
-	c := mqtest.Start(t)
-	p := newProducer(t, c)
-	p.Send(context.Background(), &client.Message{Topic: "L", Body: []byte("x")})
-	before := runtime.NumGoroutine()
-	col := newCollector()
-	cons, _ := client.NewPushConsumer("cg-l", client.WithNameServers(c.NamesrvAddr), client.WithConsumeFromFirst())
-	cons.Subscribe("L", "*", col.handle(nil))
-	if err := cons.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	waitUntil(t, 10*time.Second, "x", func() bool { return col.count("x") == 1 })
-	cons.Close()
-	waitUntil(t, 5*time.Second, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
 }
