@@ -168,6 +168,9 @@ func TestClosedAndStateErrors(t *testing.T) {
 	if err := pull.Commit(ctx); !errors.Is(err, client.ErrClosed) {
 		t.Errorf("Commit after Close: %v", err)
 	}
+	if err := pull.Assign(ctx, client.Queue{Topic: "St", Broker: "broker-a"}); !errors.Is(err, client.ErrClosed) {
+		t.Errorf("Assign after Close: %v", err)
+	}
 
 	a, _ := client.NewAdmin(client.WithNameServers(c.NamesrvAddr))
 	if _, err := a.MessageAtOffset(ctx, "St", "broker-a", 0, 1000); !errors.Is(err, client.ErrMessageNotFound) {

@@ -94,6 +94,9 @@ func (p *PullConsumer) Queues(ctx context.Context, topic string) ([]Queue, error
 // rebalancing), replacing any earlier assignment. Offsets are still the
 // group's: a queue starts where the group left it.
 func (p *PullConsumer) Assign(ctx context.Context, queues ...Queue) error {
+	if p.isClosed() {
+		return ErrClosed
+	}
 	want := map[Queue]publishQueue{}
 	for _, q := range queues {
 		qs, err := p.routes.readQueues(ctx, q.Topic)
@@ -107,7 +110,11 @@ func (p *PullConsumer) Assign(ctx context.Context, queues ...Queue) error {
 		want[q] = qs[i]
 	}
 	p.mu.Lock()
-	if len(p.subs) > 0 {
+	switch {
+	case p.closed:
+		p.mu.Unlock()
+		return ErrClosed
+	case len(p.subs) > 0:
 		p.mu.Unlock()
 		return errors.New("client: Assign after Subscribe")
 	}
@@ -289,13 +296,16 @@ func (p *PullConsumer) take() []*MessageExt {
 // Commit stores, for every queue, the offset after the messages Poll has
 // returned.
 func (p *PullConsumer) Commit(ctx context.Context) error {
-	p.mu.Lock()
-	closed := p.closed
-	p.mu.Unlock()
-	if closed {
+	if p.isClosed() {
 		return ErrClosed
 	}
 	return p.flush(ctx)
+}
+
+func (p *PullConsumer) isClosed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closed
 }
 
 // flush commits the offsets that moved since they were last stored.

@@ -58,6 +58,7 @@ func TestPushConsumerCloseFinishesInFlight(t *testing.T) {
 // A handler that outlives the shutdown timeout sees its context cancelled.
 func TestPushConsumerShutdownTimeout(t *testing.T) {
 	c := mqtest.Start(t)
+	createTopic(t, c, "Stuck", 1)
 	sendBodies(t, newProducer(t, c), "Stuck", []string{"x"})
 	started := make(chan struct{})
 	var once sync.Once
@@ -133,6 +134,7 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, verify := leakCheck(t)
+			createTopic(t, c, "GP", 2)
 			sendAndClose(t, c, "GP", "x")
 			var r received
 			cons, _ := client.NewPushConsumer("cg-leak", append([]client.Option{client.WithNameServers(c.NamesrvAddr), client.WithConsumeFromFirst()}, tc.opts...)...)
