@@ -11,6 +11,9 @@ import (
 // cache while this goroutine hands its messages to the handler. At the
 // end the in-flight batch finishes and the consumed offset is committed.
 func (c *Consumer) work(ctx context.Context, w *queueWorker) {
+	if c.cfg.orderly && !c.cfg.broadcasting {
+		defer c.unlock(w.q.addr, []Queue{w.q.Queue}) // locked by apply
+	}
 	off, err := c.startOffset(ctx, w.q)
 	if err != nil {
 		return
@@ -35,16 +38,20 @@ func (c *Consumer) work(ctx context.Context, w *queueWorker) {
 	if err := c.commit(context.Background(), w.q, w.cache.consumed()); err != nil {
 		c.cfg.logger.Warn("offset commit failed", "err", err)
 	}
-	if c.cfg.orderly && !c.cfg.broadcasting {
-		c.unlock(w.q.addr, []Queue{w.q.Queue})
-	}
 }
 
 // consume hands a batch to the handler and returns how many of its
 // messages are done with (consumed, or sent back for a later retry).
 func (c *Consumer) consume(ctx context.Context, w *queueWorker, sub *subscription, batch []*MessageExt) int {
 	handler := sub.handler
-	if handler == nil { // the retry topic: the handler of the original topic
+	if handler == nil {
+		// The group's retry topic holds messages of all its topics: hand
+		// over a run of one topic, to that topic's handler.
+		end := 1
+		for end < len(batch) && batch[end].Topic == batch[0].Topic {
+			end++
+		}
+		batch = batch[:end]
 		if s := c.subs[batch[0].Topic]; s != nil {
 			handler = s.handler
 		}

@@ -128,3 +128,68 @@ func TestConsumerGroupResumes(t *testing.T) {
 		t.Fatalf("m0 delivered %d times after a restart of the consumer", col.count("m0"))
 	}
 }
+
+// The group's retry topic mixes the messages of all its topics; each
+// redelivery reaches the handler of its own topic.
+func TestConsumerRetriesReachTheirTopicsHandler(t *testing.T) {
+	c := mqtest.Start(t, mqtest.WithBrokerConfig(func(cfg *broker.Config) {
+		cfg.MessageDelayLevel = nil
+		for i := range 18 {
+			cfg.MessageDelayLevel = append(cfg.MessageDelayLevel, time.Duration(i+1)*100*time.Millisecond)
+		}
+	}))
+	createTopic(t, c, "RA", 1)
+	createTopic(t, c, "RB", 1)
+	p := newProducer(t, c)
+	for i := range 4 {
+		sendBodies(t, p, "RA", []string{fmt.Sprint("a", i)})
+		sendBodies(t, p, "RB", []string{fmt.Sprint("b", i)})
+	}
+	var mu sync.Mutex
+	seen := map[string]int{}
+	wrong := []string{}
+	handler := func(topic string) client.Handler {
+		return func(ctx context.Context, msgs []*client.MessageExt) error {
+			mu.Lock()
+			defer mu.Unlock()
+			fail := false
+			for _, m := range msgs {
+				if m.Topic != topic {
+					wrong = append(wrong, topic+" got "+string(m.Body))
+				}
+				seen[string(m.Body)]++
+				fail = fail || seen[string(m.Body)] == 1
+			}
+			if fail {
+				return errors.New("first delivery fails")
+			}
+			return nil
+		}
+	}
+	cons, err := client.NewPushConsumer("cg-two", client.WithNameServers(c.NamesrvAddr), client.WithConsumeFromFirst())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons.Subscribe("RA", "*", handler("RA"))
+	cons.Subscribe("RB", "*", handler("RB"))
+	if err := cons.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	waitUntil(t, 20*time.Second, "every message delivered twice", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, v := range seen {
+			if v >= 2 {
+				n++
+			}
+		}
+		return n == 8
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(wrong) > 0 {
+		t.Fatalf("messages reached another topic's handler: %v", wrong)
+	}
+}
