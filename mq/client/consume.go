@@ -61,8 +61,10 @@ func (c *Consumer) consume(ctx context.Context, w *queueWorker, sub *subscriptio
 	}
 	if !c.cfg.orderly {
 		if err := handler(c.hctx, batch); err != nil {
-			for _, m := range batch {
-				c.sendBack(w, m)
+			for i, m := range batch {
+				if !c.sendBack(ctx, w, m) {
+					return i
+				}
 			}
 		}
 		return len(batch)
@@ -80,8 +82,8 @@ func (c *Consumer) consume(ctx context.Context, w *queueWorker, sub *subscriptio
 		if err != nil && ctx.Err() != nil {
 			return i
 		}
-		if err != nil {
-			c.sendBack(w, m)
+		if err != nil && !c.sendBack(ctx, w, m) {
+			return i
 		}
 	}
 	return len(batch)
@@ -90,13 +92,25 @@ func (c *Consumer) consume(ctx context.Context, w *queueWorker, sub *subscriptio
 // orderlyRetryPause is the wait between local retries of an orderly batch.
 const orderlyRetryPause = 200 * time.Millisecond
 
-func (c *Consumer) sendBack(w *queueWorker, m *MessageExt) {
+// sendBack hands a failed message to the broker for a later retry. A
+// refusal is tried again every second, holding the queue, until it
+// succeeds or the consumer stops; then it reports false and the message
+// stays unconsumed, for the queue's next owner.
+func (c *Consumer) sendBack(ctx context.Context, w *queueWorker, m *MessageExt) bool {
 	h := protocol.ConsumerSendMsgBackRequestHeader{
 		Offset: m.PhysicalOffset, Group: c.cfg.group, OriginMsgID: m.MsgID, OriginTopic: m.Topic,
 		MaxReconsumeTimes: int32(c.cfg.maxReconsume), HasMaxReconsumeTimes: true,
 	}
-	if _, err := c.call(context.Background(), w.q.addr, protocol.ConsumerSendMsgBack, h.Ext(), nil); err != nil {
-		c.cfg.logger.Error("send back failed; the message will not be retried", "topic", m.Topic, "msgId", m.MsgID, "err", err)
+	for {
+		_, err := c.call(ctx, w.q.addr, protocol.ConsumerSendMsgBack, h.Ext(), nil)
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		c.cfg.logger.Warn("send back failed, will retry", "topic", m.Topic, "msgId", m.MsgID, "err", err)
+		sleep(ctx, time.Second)
 	}
 }
 

@@ -161,22 +161,11 @@ func (c *Consumer) apply(want map[Queue]publishQueue) (incomplete bool) {
 	return incomplete
 }
 
-// CacheStats is what a queue holds pulled but not yet consumed.
-type CacheStats struct {
-	Messages int
-	Bytes    int64
-}
-
 // Cached returns the cached messages and bytes of each queue consumed.
 func (c *Consumer) Cached() map[Queue]CacheStats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make(map[Queue]CacheStats, len(c.running))
-	for q, w := range c.running {
-		n, b := w.cache.size()
-		out[q] = CacheStats{Messages: n, Bytes: b}
-	}
-	return out
+	return cacheStats(c.running, func(w *queueWorker) *msgCache { return w.cache })
 }
 
 // Close stops consuming: pulling stops, handlers in flight finish (their

@@ -51,7 +51,9 @@ type cacheWatch struct {
 	wg       sync.WaitGroup
 }
 
-func watchCache(cons *client.Consumer, topic string) *cacheWatch {
+func watchCache(cons interface {
+	Cached() map[client.Queue]client.CacheStats
+}, topic string) *cacheWatch {
 	w := &cacheWatch{stop: make(chan struct{})}
 	w.wg.Go(func() {
 		for {
@@ -67,7 +69,9 @@ func watchCache(cons *client.Consumer, topic string) *cacheWatch {
 	return w
 }
 
-func (w *cacheWatch) sample(cons *client.Consumer, topic string) (msgs, bytes int64) {
+func (w *cacheWatch) sample(cons interface {
+	Cached() map[client.Queue]client.CacheStats
+}, topic string) (msgs, bytes int64) {
 	for q, s := range cons.Cached() {
 		if q.Topic == topic {
 			msgs, bytes = int64(s.Messages), s.Bytes
@@ -135,5 +139,34 @@ func TestPushConsumerFlowControl(t *testing.T) {
 				t.Fatalf("cache reached %d messages, %d bytes; caps %d, %d", m, b, tc.maxMsgs, tc.maxBytes)
 			}
 		})
+	}
+}
+
+// The pull consumer prefetches each queue up to the thresholds while
+// nobody polls, and refills as Poll drains it.
+func TestPullConsumerPrefetchIsBounded(t *testing.T) {
+	c := mqtest.Start(t)
+	createTopic(t, c, "PFlow", 1)
+	const total = 100
+	sendN(t, newProducer(t, c), "PFlow", total, 100)
+	pc := newPullConsumer(t, c, "cg-pflow", client.WithPullThresholds(10, 1<<20), client.WithPullBatchSize(4))
+	pc.Subscribe("PFlow", "*")
+	if err := pc.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	w := watchCache(pc, "PFlow")
+	defer w.close()
+	waitUntil(t, 10*time.Second, "a full prefetch cache", func() bool {
+		n, _ := w.sample(pc, "PFlow")
+		return n == 10
+	})
+	got := poll(t, pc, total)
+	for i, b := range got {
+		if b[:5] != fmt.Sprintf("%05d", i) {
+			t.Fatalf("message %d is %s", i, b[:5])
+		}
+	}
+	if m := w.maxMsgs.Load(); m > 10 {
+		t.Fatalf("prefetch cache reached %d messages, cap 10", m)
 	}
 }

@@ -130,11 +130,21 @@ func (mc *msgCache) reset(next int64) {
 	signal(mc.space)
 }
 
-// size returns the cached messages and bytes.
-func (mc *msgCache) size() (int, int64) {
-	mc.mu.Lock()
-	defer mc.mu.Unlock()
-	return len(mc.msgs), mc.bytes
+// CacheStats is what a queue holds pulled but not yet consumed or polled.
+type CacheStats struct {
+	Messages int
+	Bytes    int64
+}
+
+func cacheStats[T any](queues map[Queue]T, cache func(T) *msgCache) map[Queue]CacheStats {
+	out := make(map[Queue]CacheStats, len(queues))
+	for q, v := range queues {
+		mc := cache(v)
+		mc.mu.Lock()
+		out[q] = CacheStats{Messages: len(mc.msgs), Bytes: mc.bytes}
+		mc.mu.Unlock()
+	}
+	return out
 }
 
 // fetch long-polls one queue into its cache until ctx ends, pausing while

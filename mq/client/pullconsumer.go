@@ -131,6 +131,13 @@ func (p *PullConsumer) Assignment() []Queue {
 	return slices.Clone(p.order)
 }
 
+// Cached returns the prefetched messages and bytes of each queue.
+func (p *PullConsumer) Cached() map[Queue]CacheStats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return cacheStats(p.queues, func(pl *pulled) *msgCache { return pl.cache })
+}
+
 // Start starts prefetching, and for Subscribe joins the group.
 func (p *PullConsumer) Start(ctx context.Context) error {
 	p.mu.Lock()
