@@ -3,7 +3,10 @@ package client
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/surge-mq/surge/mq/protocol"
@@ -78,6 +81,7 @@ type queueWorker struct {
 	cache  *msgCache
 	cancel context.CancelFunc
 	done   chan struct{}
+	stored atomic.Int64 // offset last committed by commitLoop
 }
 
 // NewPushConsumer returns a consumer of group; Subscribe, then Start.
@@ -130,7 +134,39 @@ func (c *Consumer) Start(ctx context.Context) error {
 	c.hctx, c.hcancel = context.WithCancel(context.Background())
 	c.heartbeat(ctx)
 	c.wg.Go(func() { c.run(c.ctx, c.apply, c.renewLocks) })
+	c.wg.Go(c.commitLoop)
 	return nil
+}
+
+// commitInterval is how often a push consumer commits the offsets that
+// moved, besides the commit carried by each pull: a queue whose cache is
+// full is not pulled.
+const commitInterval = 5 * time.Second
+
+func (c *Consumer) commitLoop() {
+	t := time.NewTicker(commitInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-t.C:
+		}
+		c.mu.Lock()
+		workers := slices.Collect(maps.Values(c.running))
+		c.mu.Unlock()
+		for _, w := range workers {
+			off := w.cache.consumed()
+			if off <= 0 || off == w.stored.Load() {
+				continue
+			}
+			if err := c.commit(c.ctx, w.q, off); err != nil {
+				c.cfg.logger.Warn("offset commit failed", "err", err)
+				continue
+			}
+			w.stored.Store(off)
+		}
+	}
 }
 
 // apply starts and stops queue workers to match the allocation. It

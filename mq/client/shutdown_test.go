@@ -205,3 +205,49 @@ func sendAndClose(t *testing.T, c *mqtest.Cluster, topic string, bodies ...strin
 	defer p.Close()
 	sendBodies(t, p, topic, bodies)
 }
+
+// Offsets are committed periodically, not only by pulls: here the one
+// pull sent after all five messages were cached carries offset 0 and is
+// held by the broker for 15 s (nothing new arrives), so offset 3 within
+// 12 s comes from the 5 s commit.
+func TestPushConsumerCommitsPeriodically(t *testing.T) {
+	c := mqtest.Start(t)
+	createTopic(t, c, "Busy", 1)
+	sendBodies(t, newProducer(t, c), "Busy", numbered("m", 0, 5))
+	gate := map[string]chan struct{}{"m00000": make(chan struct{}), "m00003": make(chan struct{})}
+	h := func(ctx context.Context, msgs []*client.MessageExt) error {
+		for _, m := range msgs {
+			if ch := gate[string(m.Body)]; ch != nil {
+				select {
+				case <-ch:
+				case <-ctx.Done():
+				}
+			}
+		}
+		return nil
+	}
+	cons := newConsumer(t, c, "cg-busy", "Busy", "*", h, client.WithPullBatchSize(1))
+	defer close(gate["m00003"])
+	w := watchCache(cons, "Busy")
+	waitUntil(t, 10*time.Second, "five cached messages", func() bool { n, _ := w.sample(cons, "Busy"); return n == 5 })
+	w.close()
+	time.Sleep(100 * time.Millisecond) // let the next pull leave with offset 0
+	close(gate["m00000"])
+	a, err := client.NewAdmin(client.WithNameServers(c.NamesrvAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	waitUntil(t, 12*time.Second, "offset 3 committed", func() bool {
+		p, err := a.ConsumerProgress(context.Background(), "cg-busy", "Busy")
+		if err != nil {
+			return false
+		}
+		for q, o := range p {
+			if q.Topic == "Busy" && o.ConsumerOffset == 3 {
+				return true
+			}
+		}
+		return false
+	})
+}
