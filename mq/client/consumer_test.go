@@ -79,6 +79,7 @@ func newConsumer(t *testing.T, c *mqtest.Cluster, group, topic, expr string, h c
 
 func TestConsumerReceivesAndFilters(t *testing.T) {
 	c := mqtest.Start(t)
+	createTopic(t, c, "C", 4)
 	p := newProducer(t, c)
 	for i := range 20 {
 		tag := "A"
@@ -104,6 +105,7 @@ func TestConsumerRetriesFailures(t *testing.T) {
 			cfg.MessageDelayLevel = append(cfg.MessageDelayLevel, time.Duration(i+1)*100*time.Millisecond)
 		}
 	}))
+	createTopic(t, c, "R", 4)
 	p := newProducer(t, c)
 	p.Send(context.Background(), &client.Message{Topic: "R", Body: []byte("flaky")})
 	col := newCollector()
@@ -113,6 +115,7 @@ func TestConsumerRetriesFailures(t *testing.T) {
 
 func TestConsumerGroupResumes(t *testing.T) {
 	c := mqtest.Start(t)
+	createTopic(t, c, "S", 4)
 	p := newProducer(t, c)
 	p.Send(context.Background(), &client.Message{Topic: "S", Body: []byte("m0")})
 	col := newCollector()
