@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/surge-mq/surge/mq/protocol"
@@ -17,6 +18,7 @@ type Admin struct {
 	cfg    config
 	rc     *remoting.Client
 	routes *routes
+	closed atomic.Bool
 }
 
 // NewAdmin returns an Admin; WithNameServers is required.
@@ -32,21 +34,28 @@ func NewAdmin(opts ...Option) (*Admin, error) {
 	return &Admin{cfg: cfg, rc: rc, routes: &routes{rc: rc, namesrvs: cfg.namesrvs, timeout: cfg.timeout, byTopic: map[string]routeEntry{}}}, nil
 }
 
-// Close releases the connections.
-func (a *Admin) Close() error { return a.rc.Close() }
+// Close releases the connections; later calls fail with ErrClosed.
+func (a *Admin) Close() error {
+	a.closed.Store(true)
+	return a.rc.Close()
+}
+
+// route returns a topic's route from the NameServers.
+func (a *Admin) route(ctx context.Context, topic string) (*protocol.TopicRouteData, error) {
+	if a.closed.Load() {
+		return nil, ErrClosed
+	}
+	return a.routes.fetch(ctx, topic)
+}
 
 // call sends a request and turns an error response into a *BrokerError.
 func (a *Admin) call(ctx context.Context, addr string, code int16, ext map[string]string, body []byte) (*remoting.Command, error) {
+	if a.closed.Load() {
+		return nil, ErrClosed
+	}
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.timeout)
 	defer cancel()
-	resp, err := a.rc.Invoke(ctx, addr, remoting.NewRequest(code, ext, body))
-	if err != nil {
-		return nil, err
-	}
-	if resp.Code != protocol.Success {
-		return nil, &BrokerError{Addr: addr, Code: resp.Code, Remark: resp.Remark}
-	}
-	return resp, nil
+	return call(ctx, a.rc, addr, remoting.NewRequest(code, ext, body))
 }
 
 // callNamesrv asks the NameServers in turn until one answers.
@@ -91,7 +100,7 @@ func (a *Admin) Topics(ctx context.Context) ([]string, error) {
 
 // TopicRoute returns a topic's route; ErrTopicNotFound if it has none.
 func (a *Admin) TopicRoute(ctx context.Context, topic string) (*protocol.TopicRouteData, error) {
-	return a.routes.fetch(ctx, topic)
+	return a.route(ctx, topic)
 }
 
 // masters returns the master addresses of a cluster's brokers (all
@@ -176,7 +185,7 @@ func (a *Admin) DeleteTopic(ctx context.Context, cluster, topic string) error {
 
 // topicBrokers returns the master addresses hosting a topic.
 func (a *Admin) topicBrokers(ctx context.Context, topic string) (map[string]string, error) {
-	rd, err := a.routes.fetch(ctx, topic)
+	rd, err := a.route(ctx, topic)
 	if err != nil {
 		return nil, fmt.Errorf("topic %s: %w", topic, err)
 	}
@@ -279,6 +288,46 @@ func (a *Admin) ViewMessage(ctx context.Context, offsetMsgID string) (*protocol.
 		return nil, err
 	}
 	return protocol.DecodeMessage(resp.Body, false)
+}
+
+// MessageAtOffset returns the message at an offset of a queue, given by
+// topic, broker name and queue ID; ErrMessageNotFound if the queue has no
+// message there.
+func (a *Admin) MessageAtOffset(ctx context.Context, topic, brokerName string, queueID int32, offset int64) (*protocol.Message, error) {
+	brokers, err := a.topicBrokers(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	addr, ok := brokers[brokerName]
+	if !ok {
+		return nil, fmt.Errorf("topic %s has no queues on broker %q", topic, brokerName)
+	}
+	h := protocol.PullMessageRequestHeader{
+		ConsumerGroup: "TOOLS_CONSUMER", Topic: topic, QueueID: queueID, QueueOffset: offset, MaxMsgNums: 1,
+		SysFlag: protocol.PullSubscription, Subscription: "*", ExpressionType: protocol.ExpressionTag,
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.timeout)
+	defer cancel()
+	resp, err := invoke(ctx, a.rc, addr, remoting.NewRequest(protocol.PullMessage, h.Ext(), nil))
+	if err != nil {
+		return nil, err
+	}
+	where := fmt.Sprintf("%s/%s/%d offset %d", topic, brokerName, queueID, offset)
+	switch resp.Code {
+	case protocol.Success:
+	case protocol.PullNotFound, protocol.PullOffsetMoved, protocol.PullRetryImmediately:
+		return nil, fmt.Errorf("%s (queue offsets from %s, next %s): %w", where, resp.Ext("minOffset"), resp.Ext("maxOffset"), ErrMessageNotFound)
+	default:
+		return nil, &BrokerError{Addr: addr, Code: resp.Code, Remark: resp.Remark}
+	}
+	msgs, err := protocol.DecodeMessages(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	if len(msgs) == 0 || msgs[0].QueueOffset != offset {
+		return nil, fmt.Errorf("%s: %w", where, ErrMessageNotFound)
+	}
+	return msgs[0], nil
 }
 
 // QueryByKey returns up to max messages of a topic with a key (or unique

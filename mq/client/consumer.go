@@ -3,16 +3,13 @@ package client
 import (
 	"context"
 	"errors"
-	"fmt"
-	"math/rand/v2"
-	"os"
+	"maps"
 	"slices"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/surge-mq/surge/mq/protocol"
-	"github.com/surge-mq/surge/mq/remoting"
 )
 
 // Consumer options.
@@ -22,21 +19,22 @@ import (
 // members share the queues.
 func WithBroadcasting() Option { return func(c *config) { c.broadcasting = true } }
 
-// WithConsumeFromFirst starts a new group at the oldest message instead of
-// the newest.
-func WithConsumeFromFirst() Option { return func(c *config) { c.fromFirst = true } }
-
 // WithMaxReconsumeTimes bounds redeliveries of a failed message before the
 // broker moves it to the group's dead-letter topic. Default 16.
 func WithMaxReconsumeTimes(n int) Option { return func(c *config) { c.maxReconsume = n } }
 
 // WithOrderly consumes each queue in order: a queue is consumed by one
-// member at a time (locked on the broker, renewed every 20 s), batches are
-// handled one after the other, and a failed batch is retried in place up to
+// member at a time (locked on the broker, renewed every 20 s), messages are
+// handled one at a time, and a failed one is retried in place up to
 // retries times before it goes to the retry topic.
 func WithOrderly(retries int) Option {
 	return func(c *config) { c.orderly, c.localRetries = true, retries }
 }
+
+// WithShutdownTimeout bounds how long Close lets in-flight handlers run
+// before it cancels their context; Close still waits for them to return.
+// Default 30 s.
+func WithShutdownTimeout(d time.Duration) Option { return func(c *config) { c.shutdown = d } }
 
 // MessageExt is a consumed message.
 type MessageExt struct {
@@ -61,51 +59,38 @@ type subscription struct {
 }
 
 // Consumer is a push consumer: it pulls its share of the subscribed
-// topics' queues with long polling and hands messages to the handlers.
+// topics' queues with long polling into a bounded cache per queue and
+// hands the messages to the handlers, one batch of a queue at a time.
 type Consumer struct {
-	cfg     config
-	id      string
-	rc      *remoting.Client
-	routes  *routes
-	subs    map[string]*subscription
-	rebal   chan struct{}
-	ctx     context.Context
-	cancel  context.CancelFunc
+	*member
+	ctx    context.Context // ends at Close: stops pulling and new batches
+	cancel context.CancelFunc
+	// hctx is the handlers' context; Close cancels it only after the
+	// shutdown timeout.
+	hctx    context.Context
+	hcancel context.CancelFunc
 	wg      sync.WaitGroup
 	mu      sync.Mutex
 	running map[Queue]*queueWorker
 	started bool
+	closed  bool
 }
 
 type queueWorker struct {
 	q      publishQueue
+	cache  *msgCache
 	cancel context.CancelFunc
 	done   chan struct{}
-	offset int64 // next offset to consume; owned by the worker
+	stored atomic.Int64 // offset last committed by commitLoop
 }
 
 // NewPushConsumer returns a consumer of group; Subscribe, then Start.
 func NewPushConsumer(group string, opts ...Option) (*Consumer, error) {
-	cfg := config{group: group, timeout: 3 * time.Second, maxReconsume: 16, pullBatch: 32}
-	for _, o := range opts {
-		o(&cfg)
+	m, err := newMember(group, "CONSUME_PASSIVELY", opts)
+	if err != nil {
+		return nil, err
 	}
-	if len(cfg.namesrvs) == 0 || group == "" {
-		return nil, errors.New("client: a consumer needs WithNameServers and a group")
-	}
-	if cfg.logger == nil {
-		cfg.logger = loggerOrDiscard(nil)
-	}
-	c := &Consumer{
-		cfg:     cfg,
-		id:      fmt.Sprintf("%s@%d@%x", localIPv4(), os.Getpid(), rand.Uint32()),
-		subs:    map[string]*subscription{},
-		rebal:   make(chan struct{}, 1),
-		running: map[Queue]*queueWorker{},
-	}
-	c.rc = remoting.NewClient(remoting.ClientConfig{Logger: cfg.logger, Handler: remoting.HandlerFunc(c.serve)})
-	c.routes = &routes{rc: c.rc, namesrvs: cfg.namesrvs, timeout: cfg.timeout, byTopic: map[string]routeEntry{}}
-	return c, nil
+	return &Consumer{member: m, running: map[Queue]*queueWorker{}}, nil
 }
 
 // Subscribe registers a handler for a topic; expr is "*" or tags joined by
@@ -114,143 +99,79 @@ func (c *Consumer) Subscribe(topic, expr string, h Handler) error {
 	if c.started {
 		return errors.New("client: Subscribe after Start")
 	}
-	c.subs[topic] = &subscription{topic: topic, expr: expr, tags: protocol.ParseTagExpression(expr), handler: h}
+	c.subscribe(topic, expr, h)
 	return nil
 }
 
-// serve answers the broker's requests: a rebalance notice.
-func (c *Consumer) serve(ctx context.Context, conn *remoting.Conn, req *remoting.Command) *remoting.Command {
-	if req.Code == protocol.NotifyConsumerIDsChanged {
-		c.kick()
-	}
-	return nil
-}
-
-func (c *Consumer) kick() {
-	select {
-	case c.rebal <- struct{}{}:
-	default:
-	}
-}
-
-// Start registers with the brokers and starts consuming.
+// Start registers with the brokers and starts consuming. A subscribed
+// topic without a route fails with ErrTopicNotFound.
 func (c *Consumer) Start(ctx context.Context) error {
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
 	if len(c.subs) == 0 {
 		return errors.New("client: Start without a subscription")
 	}
-	if !c.cfg.broadcasting {
-		retry := "%RETRY%" + c.cfg.group
-		c.subs[retry] = &subscription{topic: retry, expr: "*", handler: nil}
+	if c.started {
+		return errors.New("client: started twice")
 	}
-	for topic := range c.subs {
-		if strings.HasPrefix(topic, "%RETRY%") {
-			continue
-		}
-		if _, err := c.routes.fetch(ctx, topic); err != nil {
-			return fmt.Errorf("subscribe %s: %w", topic, err)
-		}
+	if err := c.checkTopics(ctx); err != nil {
+		return err
+	}
+	if !c.cfg.broadcasting {
+		c.subscribe("%RETRY%"+c.cfg.group, "*", nil)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return ErrClosed
 	}
 	c.started = true
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.hctx, c.hcancel = context.WithCancel(context.Background())
 	c.heartbeat(ctx)
-	c.wg.Go(c.loop)
+	c.wg.Go(func() { c.run(c.ctx, c.apply, c.renewLocks) })
+	c.wg.Go(c.commitLoop)
 	return nil
 }
 
-// loop heartbeats every 30 s and rebalances every 20 s and on notice.
-func (c *Consumer) loop() {
-	hb := time.NewTicker(30 * time.Second)
-	defer hb.Stop()
-	rb := time.NewTicker(20 * time.Second)
-	defer rb.Stop()
-	// A topic without a route yet (the retry topic right after the first
-	// heartbeat) is looked at again in a second, not 20.
-	soon := time.NewTimer(0)
-	defer soon.Stop()
+// commitInterval is how often a push consumer commits the offsets that
+// moved, besides the commit carried by each pull: a queue whose cache is
+// full is not pulled.
+const commitInterval = 5 * time.Second
+
+func (c *Consumer) commitLoop() {
+	t := time.NewTicker(commitInterval)
+	defer t.Stop()
 	for {
 		select {
 		case <-c.ctx.Done():
 			return
-		case <-hb.C:
-			c.heartbeat(c.ctx)
-			continue
-		case <-rb.C:
-			c.renewLocks()
-		case <-c.rebal:
-		case <-soon.C:
+		case <-t.C:
 		}
-		if c.rebalance() {
-			soon.Reset(time.Second)
-		}
-	}
-}
-
-func (c *Consumer) brokers() map[string]string {
-	addrs := map[string]string{}
-	for topic := range c.subs {
-		qs, err := c.routes.readQueues(c.ctx, topic)
-		if err != nil {
-			continue
-		}
-		for _, q := range qs {
-			addrs[q.Broker] = q.addr
-		}
-	}
-	return addrs
-}
-
-func (c *Consumer) heartbeat(ctx context.Context) {
-	model := "CLUSTERING"
-	if c.cfg.broadcasting {
-		model = "BROADCASTING"
-	}
-	from := "CONSUME_FROM_LAST_OFFSET"
-	if c.cfg.fromFirst {
-		from = "CONSUME_FROM_FIRST_OFFSET"
-	}
-	cd := protocol.ConsumerData{GroupName: c.cfg.group, ConsumeType: "CONSUME_PASSIVELY", MessageModel: model, ConsumeFromWhere: from}
-	for _, s := range c.subs {
-		sd := protocol.SubscriptionData{Topic: s.topic, SubString: s.expr, ExpressionType: protocol.ExpressionTag, SubVersion: time.Now().UnixMilli()}
-		sd.Normalize()
-		cd.SubscriptionDataSet = append(cd.SubscriptionDataSet, sd)
-	}
-	body, _ := (&protocol.HeartbeatData{ClientID: c.id, ConsumerDataSet: []protocol.ConsumerData{cd}}).Marshal()
-	for _, addr := range c.brokers() {
-		hctx, cancel := context.WithTimeout(ctx, c.cfg.timeout)
-		if _, err := c.rc.Invoke(hctx, addr, remoting.NewRequest(protocol.HeartBeat, nil, body)); err != nil {
-			c.cfg.logger.Warn("heartbeat failed", "addr", addr, "err", err)
-		}
-		cancel()
-	}
-}
-
-// rebalance computes this member's queues (average allocation over the
-// sorted members and queues) and starts or stops their workers. It reports
-// whether a topic had no route yet.
-func (c *Consumer) rebalance() (incomplete bool) {
-	want := map[Queue]publishQueue{}
-	for topic := range c.subs {
-		qs, err := c.routes.readQueues(c.ctx, topic)
-		if err != nil || len(qs) == 0 {
-			incomplete = true
-			continue
-		}
-		if c.cfg.broadcasting {
-			for _, q := range qs {
-				want[q.Queue] = q
+		c.mu.Lock()
+		workers := slices.Collect(maps.Values(c.running))
+		c.mu.Unlock()
+		for _, w := range workers {
+			off := w.cache.consumed()
+			if off <= 0 || off == w.stored.Load() {
+				continue
 			}
-			continue
-		}
-		members := c.members(qs[0].addr)
-		idx := slices.Index(members, c.id)
-		if idx < 0 {
-			incomplete = true // our heartbeat has not arrived yet
-			continue
-		}
-		for _, q := range allocateAverage(qs, len(members), idx) {
-			want[q.Queue] = q
+			if err := c.commit(c.ctx, w.q, off); err != nil {
+				c.cfg.logger.Warn("offset commit failed", "err", err)
+				continue
+			}
+			w.stored.Store(off)
 		}
 	}
+}
+
+// apply starts and stops queue workers to match the allocation. It
+// reports whether a queue could not be taken yet.
+func (c *Consumer) apply(want map[Queue]publishQueue) (incomplete bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for q, w := range c.running {
@@ -258,100 +179,53 @@ func (c *Consumer) rebalance() (incomplete bool) {
 			w.cancel()
 			<-w.done
 			delete(c.running, q)
-			if c.cfg.orderly {
-				c.unlock(w.q.addr, []Queue{q})
-			}
 		}
 	}
 	for q, pq := range want {
-		if _, ok := c.running[q]; !ok {
-			if c.cfg.orderly && !c.cfg.broadcasting && len(c.lock(pq.addr, []Queue{q})) == 0 {
-				incomplete = true // held by a member that has not let go yet
-				continue
-			}
-			ctx, cancel := context.WithCancel(c.ctx)
-			w := &queueWorker{q: pq, cancel: cancel, done: make(chan struct{})}
-			c.running[q] = w
-			c.wg.Go(func() { defer close(w.done); c.work(ctx, w) })
+		if _, ok := c.running[q]; ok {
+			continue
 		}
+		if c.cfg.orderly && !c.cfg.broadcasting && len(c.lock(pq.addr, []Queue{q})) == 0 {
+			incomplete = true // held by a member that has not let go yet
+			continue
+		}
+		ctx, cancel := context.WithCancel(c.ctx)
+		w := &queueWorker{q: pq, cache: newMsgCache(pq, make(chan struct{}, 1)), cancel: cancel, done: make(chan struct{})}
+		c.running[q] = w
+		c.wg.Go(func() { defer close(w.done); c.work(ctx, w) })
 	}
 	return incomplete
 }
 
-// allocateAverage gives member idx of n its contiguous share of qs.
-func allocateAverage(qs []publishQueue, n, idx int) []publishQueue {
-	per, extra := len(qs)/n, len(qs)%n
-	start := idx*per + min(idx, extra)
-	size := per
-	if idx < extra {
-		size++
-	}
-	return qs[start:min(start+size, len(qs))]
-}
-
-func (c *Consumer) members(addr string) []string {
-	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.timeout)
-	defer cancel()
-	resp, err := c.rc.Invoke(ctx, addr, remoting.NewRequest(protocol.GetConsumerListByGroup, map[string]string{"consumerGroup": c.cfg.group}, nil))
-	if err != nil || resp.Code != protocol.Success {
-		return nil
-	}
-	l, err := protocol.UnmarshalConsumerIDList(resp.Body)
-	if err != nil {
-		return nil
-	}
-	slices.Sort(l.ConsumerIDList)
-	return l.ConsumerIDList
-}
-
-// lock asks a broker for exclusive use of queues and returns those granted.
-func (c *Consumer) lock(addr string, qs []Queue) []Queue {
-	body := protocol.LockBatchRequestBody{ConsumerGroup: c.cfg.group, ClientID: c.id}
-	for _, q := range qs {
-		body.MQSet = append(body.MQSet, protocol.MessageQueue{Topic: q.Topic, BrokerName: q.Broker, QueueID: q.QueueID})
-	}
-	b, _ := body.Marshal()
-	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.timeout)
-	defer cancel()
-	resp, err := c.rc.Invoke(ctx, addr, remoting.NewRequest(protocol.LockBatchMQ, nil, b))
-	if err != nil || resp.Code != protocol.Success {
-		return nil
-	}
-	res, err := protocol.UnmarshalLockBatchResponseBody(resp.Body)
-	if err != nil {
-		return nil
-	}
-	var out []Queue
-	for _, mq := range res.LockOKMQSet {
-		out = append(out, Queue{Topic: mq.Topic, Broker: mq.BrokerName, QueueID: mq.QueueID})
-	}
-	return out
-}
-
-func (c *Consumer) unlock(addr string, qs []Queue) {
-	body := protocol.UnlockBatchRequestBody{ConsumerGroup: c.cfg.group, ClientID: c.id}
-	for _, q := range qs {
-		body.MQSet = append(body.MQSet, protocol.MessageQueue{Topic: q.Topic, BrokerName: q.Broker, QueueID: q.QueueID})
-	}
-	b, _ := body.Marshal()
-	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.timeout)
-	defer cancel()
-	c.rc.Invoke(ctx, addr, remoting.NewRequest(protocol.UnlockBatchMQ, nil, b))
-}
-
-// renewLocks renews the locks of the queues being consumed (the broker
-// lets a lock lapse 60 s after its last renewal).
-func (c *Consumer) renewLocks() {
-	if !c.cfg.orderly || c.cfg.broadcasting {
-		return
-	}
+// Cached returns the cached messages and bytes of each queue consumed.
+func (c *Consumer) Cached() map[Queue]CacheStats {
 	c.mu.Lock()
-	byAddr := map[string][]Queue{}
-	for q, w := range c.running {
-		byAddr[w.q.addr] = append(byAddr[w.q.addr], q)
-	}
+	defer c.mu.Unlock()
+	return cacheStats(c.running, func(w *queueWorker) *msgCache { return w.cache })
+}
+
+// Close stops consuming: pulling stops, handlers in flight finish (their
+// context is cancelled after the shutdown timeout), the offsets of what
+// they consumed are committed, connections close. No goroutine is left
+// behind. It is idempotent.
+func (c *Consumer) Close() error {
+	c.mu.Lock()
+	started, closed := c.started, c.closed
+	c.closed = true
 	c.mu.Unlock()
-	for addr, qs := range byAddr {
-		c.lock(addr, qs)
+	if closed {
+		return nil
 	}
+	if started {
+		c.cancel()
+		grace := c.cfg.shutdown
+		if grace <= 0 {
+			grace = 30 * time.Second
+		}
+		t := time.AfterFunc(grace, c.hcancel)
+		c.wg.Wait()
+		t.Stop()
+		c.hcancel()
+	}
+	return c.rc.Close()
 }

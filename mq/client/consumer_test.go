@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -80,6 +79,7 @@ func newConsumer(t *testing.T, c *mqtest.Cluster, group, topic, expr string, h c
 
 func TestConsumerReceivesAndFilters(t *testing.T) {
 	c := mqtest.Start(t)
+	createTopic(t, c, "C", 4)
 	p := newProducer(t, c)
 	for i := range 20 {
 		tag := "A"
@@ -105,6 +105,7 @@ func TestConsumerRetriesFailures(t *testing.T) {
 			cfg.MessageDelayLevel = append(cfg.MessageDelayLevel, time.Duration(i+1)*100*time.Millisecond)
 		}
 	}))
+	createTopic(t, c, "R", 4)
 	p := newProducer(t, c)
 	p.Send(context.Background(), &client.Message{Topic: "R", Body: []byte("flaky")})
 	col := newCollector()
@@ -114,6 +115,7 @@ func TestConsumerRetriesFailures(t *testing.T) {
 
 func TestConsumerGroupResumes(t *testing.T) {
 	c := mqtest.Start(t)
+	createTopic(t, c, "S", 4)
 	p := newProducer(t, c)
 	p.Send(context.Background(), &client.Message{Topic: "S", Body: []byte("m0")})
 	col := newCollector()
@@ -130,18 +132,67 @@ func TestConsumerGroupResumes(t *testing.T) {
 	}
 }
 
-func TestConsumerCloseLeavesNoGoroutine(t *testing.T) {
-	c := mqtest.Start(t)
+// The group's retry topic mixes the messages of all its topics; each
+// redelivery reaches the handler of its own topic.
+func TestConsumerRetriesReachTheirTopicsHandler(t *testing.T) {
+	c := mqtest.Start(t, mqtest.WithBrokerConfig(func(cfg *broker.Config) {
+		cfg.MessageDelayLevel = nil
+		for i := range 18 {
+			cfg.MessageDelayLevel = append(cfg.MessageDelayLevel, time.Duration(i+1)*100*time.Millisecond)
+		}
+	}))
+	createTopic(t, c, "RA", 1)
+	createTopic(t, c, "RB", 1)
 	p := newProducer(t, c)
-	p.Send(context.Background(), &client.Message{Topic: "L", Body: []byte("x")})
-	before := runtime.NumGoroutine()
-	col := newCollector()
-	cons, _ := client.NewPushConsumer("cg-l", client.WithNameServers(c.NamesrvAddr), client.WithConsumeFromFirst())
-	cons.Subscribe("L", "*", col.handle(nil))
+	for i := range 4 {
+		sendBodies(t, p, "RA", []string{fmt.Sprint("a", i)})
+		sendBodies(t, p, "RB", []string{fmt.Sprint("b", i)})
+	}
+	var mu sync.Mutex
+	seen := map[string]int{}
+	wrong := []string{}
+	handler := func(topic string) client.Handler {
+		return func(ctx context.Context, msgs []*client.MessageExt) error {
+			mu.Lock()
+			defer mu.Unlock()
+			fail := false
+			for _, m := range msgs {
+				if m.Topic != topic {
+					wrong = append(wrong, topic+" got "+string(m.Body))
+				}
+				seen[string(m.Body)]++
+				fail = fail || seen[string(m.Body)] == 1
+			}
+			if fail {
+				return errors.New("first delivery fails")
+			}
+			return nil
+		}
+	}
+	cons, err := client.NewPushConsumer("cg-two", client.WithNameServers(c.NamesrvAddr), client.WithConsumeFromFirst())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons.Subscribe("RA", "*", handler("RA"))
+	cons.Subscribe("RB", "*", handler("RB"))
 	if err := cons.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 10*time.Second, "x", func() bool { return col.count("x") == 1 })
-	cons.Close()
-	waitUntil(t, 5*time.Second, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
+	defer cons.Close()
+	waitUntil(t, 20*time.Second, "every message delivered twice", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, v := range seen {
+			if v >= 2 {
+				n++
+			}
+		}
+		return n == 8
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(wrong) > 0 {
+		t.Fatalf("messages reached another topic's handler: %v", wrong)
+	}
 }

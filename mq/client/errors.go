@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -9,7 +10,18 @@ import (
 
 // Errors returned by the client. Compare with errors.Is.
 var (
-	ErrClosed          = errors.New("client: closed")
+	// ErrClosed: the producer, consumer or admin was closed.
+	ErrClosed = errors.New("client: closed")
+	// ErrTimeout: a request got no answer in time (the send timeout, the
+	// caller's deadline, or a connection that could not be made in time).
+	// errors.Is(err, context.DeadlineExceeded) holds for it too.
+	ErrTimeout = timeoutError{}
+	// ErrNotStarted: a consumer was used before Start.
+	ErrNotStarted = errors.New("client: consumer not started")
+	// ErrNotAssigned: the queue is not one the pull consumer consumes.
+	ErrNotAssigned = errors.New("client: queue not assigned to this consumer")
+	// ErrMessageNotFound: no message at that ID, key or offset.
+	ErrMessageNotFound = errors.New("client: message not found")
 	ErrTopicNotFound   = errors.New("client: topic not found")
 	ErrNoRoute         = errors.New("client: no writable queue for the topic")
 	ErrBrokerBusy      = errors.New("client: broker busy")
@@ -18,6 +30,20 @@ var (
 	ErrServiceNotAvail = errors.New("client: service not available")
 	ErrBroker          = errors.New("client: broker error")
 )
+
+type timeoutError struct{}
+
+func (timeoutError) Error() string        { return "client: timeout" }
+func (timeoutError) Timeout() bool        { return true }
+func (timeoutError) Is(target error) bool { return target == context.DeadlineExceeded }
+
+// timeout makes a deadline error match ErrTimeout as well.
+func timeout(err error) error {
+	if err == nil || !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrTimeout) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrTimeout, err)
+}
 
 // BrokerError is an error response from a broker or NameServer; errors.Is
 // matches it with the sentinel of its code.
@@ -46,6 +72,8 @@ func (e *BrokerError) Is(target error) bool {
 		return e.Code == protocol.NoPermission
 	case ErrServiceNotAvail:
 		return e.Code == protocol.ServiceNotAvailable
+	case ErrMessageNotFound:
+		return e.Code == protocol.QueryNotFound
 	}
 	return false
 }

@@ -13,6 +13,7 @@ import (
 
 func TestOrderlyConsumer(t *testing.T) {
 	c := mqtest.Start(t)
+	createTopic(t, c, "O", 4)
 	p := newProducer(t, c)
 	for i := range 10 {
 		body := fmt.Sprint("k:", i)

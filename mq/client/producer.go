@@ -79,11 +79,18 @@ type config struct {
 	logger       *slog.Logger
 	// consumer settings (consumer.go)
 	broadcasting bool
-	fromFirst    bool
+	from         consumeFrom
+	fromTime     time.Time
 	maxReconsume int
 	pullBatch    int
+	cacheMsgs    int
+	cacheBytes   int64
+	allocate     Allocator
 	orderly      bool
 	localRetries int
+	shutdown     time.Duration
+	// pull consumer settings (pullconsumer.go)
+	autoCommit time.Duration
 }
 
 // WithNameServers sets the NameServer addresses (required).
@@ -109,6 +116,13 @@ func WithCompressOver(n int) Option { return func(c *config) { c.compressOver = 
 
 // WithLogger sets the logger. Default: discard.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+func loggerOrDiscard(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l
+}
 
 // Producer sends messages. It is safe for concurrent use; Close releases
 // its connections and waits for asynchronous sends.
@@ -142,9 +156,7 @@ func newProducer(h remoting.Handler, opts []Option) (*Producer, error) {
 	if len(cfg.namesrvs) == 0 {
 		return nil, errors.New("client: WithNameServers is required")
 	}
-	if cfg.logger == nil {
-		cfg.logger = slog.New(slog.DiscardHandler)
-	}
+	cfg.logger = loggerOrDiscard(cfg.logger)
 	rc := remoting.NewClient(remoting.ClientConfig{Logger: cfg.logger, Handler: h})
 	return &Producer{
 		cfg: cfg, rc: rc, ids: newIDGen(), avoid: map[string]time.Time{},
@@ -248,9 +260,9 @@ func (p *Producer) send(ctx context.Context, msgs []*Message, oneway bool, opts 
 		if oneway {
 			err = p.rc.InvokeOneway(actx, q.addr, req)
 			cancel()
-			return nil, err
+			return nil, timeout(err)
 		}
-		resp, err := p.rc.Invoke(actx, q.addr, req)
+		resp, err := invoke(actx, p.rc, q.addr, req)
 		cancel()
 		if err == nil {
 			var res *SendResult

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -135,27 +134,5 @@ func TestProducerErrors(t *testing.T) {
 	p.Close()
 	if _, err := p.Send(context.Background(), &client.Message{Topic: "x"}); !errors.Is(err, client.ErrClosed) {
 		t.Fatalf("after Close: %v", err)
-	}
-}
-
-func TestProducerCloseLeavesNoGoroutine(t *testing.T) {
-	c := mqtest.Start(t)
-	before := runtime.NumGoroutine()
-	p, err := client.NewProducer(client.WithNameServers(c.NamesrvAddr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 5 {
-		if _, err := p.Send(context.Background(), &client.Message{Topic: "G", Body: []byte("x")}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	p.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before { // the servers notice the closed connections too
-		if time.Now().After(deadline) {
-			t.Fatalf("goroutines %d before, %d after Close", before, runtime.NumGoroutine())
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -1,8 +1,12 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -85,6 +89,59 @@ func errorsIsTopicNotFound(err error) bool {
 	return ok && be.Code == protocol.TopicNotExist
 }
 
+// readQueues returns a topic's readable queues, sorted as every member of
+// a group sorts them (broker name, then queue ID). Like the official
+// clients it lists the queues of a broker without a master too (they are
+// read from a slave), so that mixed groups allocate alike.
+func (r *routes) readQueues(ctx context.Context, topic string) ([]publishQueue, error) {
+	rd, err := r.fetch(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	addrs := map[string]string{}
+	for _, bd := range rd.BrokerDatas {
+		addrs[bd.BrokerName] = bd.MasterAddr()
+		if addrs[bd.BrokerName] == "" && len(bd.BrokerAddrs) > 0 {
+			addrs[bd.BrokerName] = bd.BrokerAddrs[slices.Min(slices.Collect(maps.Keys(bd.BrokerAddrs)))]
+		}
+	}
+	var qs []publishQueue
+	for _, qd := range rd.QueueDatas {
+		if qd.Perm&protocol.PermRead == 0 || addrs[qd.BrokerName] == "" {
+			continue
+		}
+		for i := range qd.ReadQueueNums {
+			qs = append(qs, publishQueue{Queue: Queue{Topic: topic, Broker: qd.BrokerName, QueueID: i}, addr: addrs[qd.BrokerName]})
+		}
+	}
+	slices.SortFunc(qs, func(a, b publishQueue) int {
+		if c := strings.Compare(a.Broker, b.Broker); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.QueueID, b.QueueID)
+	})
+	return qs, nil
+}
+
+// invoke sends a request and waits for the answer; a timeout wraps
+// ErrTimeout.
+func invoke(ctx context.Context, rc *remoting.Client, addr string, req *remoting.Command) (*remoting.Command, error) {
+	resp, err := rc.Invoke(ctx, addr, req)
+	return resp, timeout(err)
+}
+
+// call is invoke that turns an error response into a *BrokerError.
+func call(ctx context.Context, rc *remoting.Client, addr string, req *remoting.Command) (*remoting.Command, error) {
+	resp, err := invoke(ctx, rc, addr, req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.Code != protocol.Success {
+		return nil, &BrokerError{Addr: addr, Code: resp.Code, Remark: resp.Remark}
+	}
+	return resp, nil
+}
+
 // fetch asks the NameServers in turn for a topic's route.
 func (r *routes) fetch(ctx context.Context, topic string) (*protocol.TopicRouteData, error) {
 	var last error
@@ -94,7 +151,7 @@ func (r *routes) fetch(ctx context.Context, topic string) (*protocol.TopicRouteD
 		r.nextNamer++
 		r.mu.Unlock()
 		cctx, cancel := context.WithTimeout(ctx, r.timeout)
-		resp, err := r.rc.Invoke(cctx, addr, remoting.NewRequest(protocol.GetRouteInfoByTopic, map[string]string{"topic": topic}, nil))
+		resp, err := invoke(cctx, r.rc, addr, remoting.NewRequest(protocol.GetRouteInfoByTopic, map[string]string{"topic": topic}, nil))
 		cancel()
 		if err != nil {
 			last = fmt.Errorf("route of %s from %s: %w", topic, addr, err)

@@ -24,7 +24,7 @@ type options struct {
 	namesrv, cluster, topic, group, key, msgID, body, tags string
 	brokerAddr                                             string
 	read, write, perm                                      int
-	timestamp                                              string
+	timestamp, offset                                      string
 	json                                                   bool
 	count                                                  int
 	wait                                                   time.Duration
@@ -45,6 +45,7 @@ var commands = map[string]command{
 	"consumerProgress":  {"show a group's lag per queue: -g -t", consumerProgress},
 	"queryMsgById":      {"show a message by its offset message ID: -i", queryMsgByID},
 	"queryMsgByKey":     {"find messages by key: -t -k", queryMsgByKey},
+	"queryMsgByOffset":  {"show the message at a queue offset: -t -b brokerName -i queueId -o offset", queryMsgByOffset},
 	"resetOffsetByTime": {"reset a group's offsets to a time: -g -t -s (ms, yyyy-MM-dd#HH:mm:ss:SSS, or now)", resetOffsetByTime},
 	"brokerStatus":      {"show a broker's runtime figures: -b addr", brokerStatus},
 	"sendMessage":       {"send one message: -t -p body [--tags]", sendMessage},
@@ -76,8 +77,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	fs.StringVar(&o.topic, "t", "", "topic")
 	fs.StringVar(&o.group, "g", "", "consumer group")
 	fs.StringVar(&o.key, "k", "", "message key")
-	fs.StringVar(&o.msgID, "i", "", "offset message ID")
-	fs.StringVar(&o.brokerAddr, "b", "", "broker address (brokerStatus)")
+	fs.StringVar(&o.msgID, "i", "", "offset message ID (queryMsgById) or queue ID (queryMsgByOffset)")
+	fs.StringVar(&o.brokerAddr, "b", "", "broker address (brokerStatus) or name (queryMsgByOffset)")
+	fs.StringVar(&o.offset, "o", "", "queue offset (queryMsgByOffset)")
 	fs.StringVar(&o.body, "body", "", "message body (sendMessage)")
 	fs.StringVar(&o.tags, "tags", "", "message tag (sendMessage)")
 	fs.IntVar(&o.read, "r", 8, "read queues (updateTopic)")
@@ -306,6 +308,25 @@ func queryMsgByKey(ctx context.Context, a *client.Admin, o options, out io.Write
 		return fmt.Errorf("no message with key %q in topic %s", o.key, o.topic)
 	}
 	return printMessages(out, o, msgs)
+}
+
+func queryMsgByOffset(ctx context.Context, a *client.Admin, o options, out io.Writer) error {
+	if err := need("-t", o.topic, "-b", o.brokerAddr, "-i", o.msgID, "-o", o.offset); err != nil {
+		return err
+	}
+	qid, err := strconv.ParseInt(o.msgID, 10, 32)
+	if err != nil || qid < 0 {
+		return fmt.Errorf("-i %q: want a queue ID (0, 1, ...)", o.msgID)
+	}
+	off, err := strconv.ParseInt(o.offset, 10, 64)
+	if err != nil || off < 0 {
+		return fmt.Errorf("-o %q: want a queue offset (0, 1, ...)", o.offset)
+	}
+	m, err := a.MessageAtOffset(ctx, o.topic, o.brokerAddr, int32(qid), off)
+	if err != nil {
+		return err
+	}
+	return printMessages(out, o, []*protocol.Message{m})
 }
 
 // parseTime reads ms since the epoch, RocketMQ's yyyy-MM-dd#HH:mm:ss:SSS,
