@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/surge-mq/surge/mq/mqtest"
 )
@@ -26,6 +27,17 @@ func TestQueryMsgByOffset(t *testing.T) {
 			t.Fatalf("sendMessage --json: %v %s", err, out)
 		}
 		sent = append(sent, r)
+	}
+	// The first send created the topic; the broker registers it with the
+	// NameServer just after answering, and queryMsgByOffset needs the route.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := admin(t, c, "topicRoute", "-t", "ByOffset"); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("no route for ByOffset: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	for i, s := range sent {
 		args := []string{"queryMsgByOffset", "-t", "ByOffset", "-b", s.Queue.Broker, "-i", fmt.Sprint(s.Queue.QueueID), "-o", fmt.Sprint(s.QueueOffset)}
