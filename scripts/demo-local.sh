@@ -6,11 +6,16 @@
 #
 # DEMO_DATABASE_URL=<superuser URL> uses your PostgreSQL server instead (the
 # database "surge" and the services' roles are created there if missing).
-# Binaries come from bin/ (make build).
+# Binaries come from bin/ (make build). Ports: GATEWAY_PORT (8080),
+# ORDER_PORT (8081), INVENTORY_PORT (8082), POINTS_PORT (8083),
+# COUPON_PORT (8084), NAMESRV_PORT (9876), BROKER_PORT (10911).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/scripts/lib/pg.sh"
 bin=$root/bin
+
+gw=${GATEWAY_PORT:-8080} op=${ORDER_PORT:-8081} ip=${INVENTORY_PORT:-8082}
+pp=${POINTS_PORT:-8083} cp=${COUPON_PORT:-8084} np=${NAMESRV_PORT:-9876} bp=${BROKER_PORT:-10911}
 
 for b in mqnamesrv mqbroker order inventory points coupon gateway; do
 	[[ -x "$bin/$b" ]] || { echo "demo-local: $bin/$b is missing; run make build first" >&2; exit 1; }
@@ -55,23 +60,25 @@ start() { # start NAME CMD... : runs CMD in the background, its log in $run/NAME
 }
 dburl() { echo "postgres://$1_svc:$1_svc@$pghost/surge?sslmode=disable"; }
 
-export NAMESRV_ADDR=127.0.0.1:9876
-start namesrv "$bin/mqnamesrv"
+export NAMESRV_ADDR=127.0.0.1:$np
+start namesrv "$bin/mqnamesrv" --listen "127.0.0.1:$np"
 mkdir -p "$run/store"
 cat >"$run/broker.conf" <<CONF
 brokerIP1=127.0.0.1
 storePathRootDir=$run/store
 autoCreateTopicEnable=true
+listenPort=$bp
 CONF
 start broker "$bin/mqbroker" -c "$run/broker.conf"
-HTTP_ADDR=127.0.0.1:8081 DATABASE_URL=$(dburl order) start order "$bin/order"
-HTTP_ADDR=127.0.0.1:8082 DATABASE_URL=$(dburl inventory) start inventory "$bin/inventory"
-HTTP_ADDR=127.0.0.1:8083 DATABASE_URL=$(dburl points) start points "$bin/points"
-HTTP_ADDR=127.0.0.1:8084 DATABASE_URL=$(dburl coupon) start coupon "$bin/coupon"
-HTTP_ADDR=127.0.0.1:8080 start gateway "$bin/gateway"
+HTTP_ADDR=127.0.0.1:$op DATABASE_URL=$(dburl order) start order "$bin/order"
+HTTP_ADDR=127.0.0.1:$ip DATABASE_URL=$(dburl inventory) start inventory "$bin/inventory"
+HTTP_ADDR=127.0.0.1:$pp DATABASE_URL=$(dburl points) start points "$bin/points"
+HTTP_ADDR=127.0.0.1:$cp DATABASE_URL=$(dburl coupon) start coupon "$bin/coupon"
+HTTP_ADDR=127.0.0.1:$gw ORDER_URL=http://127.0.0.1:$op INVENTORY_URL=http://127.0.0.1:$ip \
+	POINTS_URL=http://127.0.0.1:$pp COUPON_URL=http://127.0.0.1:$cp start gateway "$bin/gateway"
 
 echo "waiting for the services to be ready (logs in $run)..."
-for port in 8081 8082 8083 8084 8080; do
+for port in $op $ip $pp $cp $gw; do
 	for ((i = 0; ; i++)); do
 		curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
 		if ((i >= 120)); then
@@ -85,12 +92,12 @@ done
 cat <<MSG
 
 Surge is up (local processes):
-  gateway      http://127.0.0.1:8080   e.g. curl http://127.0.0.1:8080/api/products
-  order        http://127.0.0.1:8081
-  inventory    http://127.0.0.1:8082
-  points       http://127.0.0.1:8083
-  coupon       http://127.0.0.1:8084
-  NameServer   127.0.0.1:9876          e.g. bin/mqadmin topicList -n 127.0.0.1:9876
+  gateway      http://127.0.0.1:$gw   e.g. curl http://127.0.0.1:$gw/api/products
+  order        http://127.0.0.1:$op
+  inventory    http://127.0.0.1:$ip
+  points       http://127.0.0.1:$pp
+  coupon       http://127.0.0.1:$cp
+  NameServer   127.0.0.1:$np          e.g. bin/mqadmin topicList -n 127.0.0.1:$np
   PostgreSQL   $pghost (database surge)
   logs         $run/*.log
 Press Ctrl-C to stop everything.
