@@ -34,7 +34,7 @@ var (
 	colorDone     = color.RGBA{148, 103, 189, 255}
 	colorConsumed = color.RGBA{255, 127, 14, 255}
 	colorStock    = color.RGBA{140, 86, 75, 255}
-	colorShade    = color.RGBA{255, 230, 160, 110}
+	colorShade    = color.NRGBA{255, 200, 80, 70}
 )
 
 // plot builds the gonum plot of the chart.
@@ -46,6 +46,8 @@ func (c chart) plot() (*plot.Plot, error) {
 	p.Y.Min = 0
 	p.Add(plotter.NewGrid())
 	p.Legend.Top = true
+	p.Legend.Left = true
+	p.Legend.XOffs = vg.Points(6)
 	ymax := 1.0
 	var plotted []plot.Plotter
 	for _, l := range c.lines {
@@ -82,7 +84,7 @@ func (c chart) plot() (*plot.Plot, error) {
 		p.Legend.Add("spike", poly)
 	}
 	p.Add(plotted...)
-	p.Y.Max = ymax * 1.08 // room for the legend
+	p.Y.Max = ymax * 1.1
 	return p, nil
 }
 

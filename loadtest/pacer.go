@@ -107,14 +107,15 @@ func (p Profile) Hits(elapsed time.Duration) float64 {
 	return n
 }
 
-// timeOfHit returns when the cumulative schedule reaches n hits; ok is
-// false if it never does within the profile.
+// timeOfHit returns when hit n (counting from 0) leaves: when the
+// cumulative schedule passes n, so a phase's hits fall in [start, end) and
+// a silent phase gets none. ok is false if the profile ends first.
 func (p Profile) timeOfHit(n float64) (time.Duration, bool) {
 	var start time.Duration
 	var done float64
 	for _, ph := range p {
 		in := ph.Rate * ph.Duration.Seconds()
-		if ph.Rate > 0 && done+in >= n {
+		if ph.Rate > 0 && done+in > n {
 			return start + time.Duration((n-done)/ph.Rate*float64(time.Second)), true
 		}
 		done += in
@@ -148,7 +149,7 @@ func (pp profilePacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, 
 	if float64(hits) < pp.p.Hits(elapsed) {
 		return 0, false // behind schedule: send now
 	}
-	next, ok := pp.p.timeOfHit(float64(hits + 1))
+	next, ok := pp.p.timeOfHit(float64(hits))
 	if !ok || next >= pp.p.Total() {
 		return 0, true
 	}

@@ -72,6 +72,10 @@ type bucket struct {
 	lastOffset *int64                  // last consumer offset read this second
 }
 
+// PhaseSettle labels the seconds after the profile, while the backlog
+// drains and outcomes arrive.
+const PhaseSettle = "settle"
+
 const maxLatencyMicros = 120_000_000
 
 // NewSampler returns a sampler whose second 0 starts at start.
@@ -86,7 +90,10 @@ func (s *Sampler) bucketLocked(at time.Time) *bucket {
 	sec := max(int(at.Sub(s.start)/time.Second), 0)
 	for len(s.buckets) <= sec {
 		n := len(s.buckets)
-		ph, _, _ := s.profile.At(time.Duration(n) * time.Second)
+		ph, _, ok := s.profile.At(time.Duration(n) * time.Second)
+		if !ok {
+			ph.Name = PhaseSettle
+		}
 		s.buckets = append(s.buckets, &bucket{s: Sample{Second: n, Phase: ph.Name, Target: ph.Rate},
 			hist: hdrhistogram.New(1, maxLatencyMicros, 2)})
 	}
