@@ -4,7 +4,7 @@
 # run, alternating A B A B, 1 KiB messages. Prints the median of the runs
 # of each case and the Surge/NATS ratios, with each side's flush setting.
 #
-#   scripts/bench-compare.sh                 # full comparison (about 20 min)
+#   scripts/bench-compare.sh                 # full comparison (about 10 min)
 #   scripts/bench-compare.sh --smoke         # a few seconds per case, to check the script
 #   scripts/bench-compare.sh --runs 7 --seconds 20 --out docs/bench-compare.md
 #
@@ -218,10 +218,12 @@ report() {
 	echo
 	echo "| case | side | flush | msgs/s | p50 µs | p99 µs | p99.9 µs |"
 	echo "|---|---|---|---|---|---|---|"
-	awk -F'\t' '{printf "| %s | %s | %s | %.0f | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7}' "$table"
+	# A consume has no latency figures: a stored message's age is not one.
+	awk -F'\t' '{if ($1=="consume") $5=$6=$7="—"; printf "| %s | %s | %s | %.0f | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7}' "$table"
 	echo
 	echo "| case | Surge/NATS msgs/s | Surge/NATS p99 |"
 	echo "|---|---|---|"
-	awk -F'\t' '$2=="surge"{tps[$1]=$4; p99[$1]=$6} $2=="nats"{if (($1 in tps) && $4>0 && $6>0) printf "| %s | %.2f | %.2f |\n", $1, tps[$1]/$4, p99[$1]/$6}' "$table"
+	awk -F'\t' '$2=="surge"{tps[$1]=$4; p99[$1]=$6}
+		$2=="nats" && ($1 in tps) && $4>0 {r="—"; if ($1!="consume" && $6>0) r=sprintf("%.2f", p99[$1]/$6); printf "| %s | %.2f | %s |\n", $1, tps[$1]/$4, r}' "$table"
 }
 report | tee "${out:-/dev/null}"

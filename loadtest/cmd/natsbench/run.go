@@ -235,9 +235,10 @@ func publishAsync(ctx context.Context, o options, js jetstream.JetStream, body [
 }
 
 // consume reads the stream from the start with a durable pull consumer
-// (no acks: like an offset a Surge consumer commits per batch) until -x
-// messages or -d. Latency is not measured: for a stored backlog it would
-// be the age of the messages.
+// (no acks: like an offset a Surge consumer commits per batch), pulling
+// continuously with up to -b messages buffered, until -x messages or -d.
+// Latency is not measured: for a stored backlog it would be the age of the
+// messages.
 func consume(ctx context.Context, o options, rec *recorder) error {
 	nc, js, err := connect(o)
 	if err != nil {
@@ -249,17 +250,21 @@ func consume(ctx context.Context, o options, rec *recorder) error {
 	if err != nil {
 		return fmt.Errorf("consumer %s: %w", o.consumer, err)
 	}
-	for ctx.Err() == nil && (o.count == 0 || rec.n.Load() < o.count) {
-		batch, err := cons.Fetch(o.batch, jetstream.FetchMaxWait(time.Second))
-		if err != nil {
-			return fmt.Errorf("fetch: %w", err)
+	it, err := cons.Messages(jetstream.PullMaxMessages(o.batch))
+	if err != nil {
+		return fmt.Errorf("consumer %s: %w", o.consumer, err)
+	}
+	defer it.Stop()
+	stop := context.AfterFunc(ctx, it.Stop) // -d: Next returns an error
+	defer stop()
+	for o.count == 0 || rec.n.Load() < o.count {
+		if _, err := it.Next(); err != nil {
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return nil
+			}
+			return fmt.Errorf("consume: %w", err)
 		}
-		for range batch.Messages() {
-			rec.n.Add(1)
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) {
-			rec.errs.Add(1)
-		}
+		rec.n.Add(1)
 	}
 	return nil
 }
