@@ -8,6 +8,7 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 )
 
 // A line of a chart: one value per second; nil values are left out.
@@ -37,17 +38,17 @@ var (
 	colorShade    = color.NRGBA{255, 200, 80, 70}
 )
 
-// plot builds the gonum plot of the chart.
-func (c chart) plot() (*plot.Plot, error) {
+// plot builds the gonum plot of the chart and its legend, which is drawn
+// beside the plot rather than over the lines.
+func (c chart) plot() (*plot.Plot, plot.Legend, error) {
 	p := plot.New()
+	legend := plot.NewLegend()
+	legend.Top = true
 	p.Title.Text = c.title
 	p.X.Label.Text = "seconds since start"
 	p.Y.Label.Text = c.ylabel
 	p.Y.Min = 0
 	p.Add(plotter.NewGrid())
-	p.Legend.Top = true
-	p.Legend.Left = true
-	p.Legend.XOffs = vg.Points(6)
 	ymax := 1.0
 	var plotted []plot.Plotter
 	for _, l := range c.lines {
@@ -63,7 +64,7 @@ func (c chart) plot() (*plot.Plot, error) {
 		}
 		ln, err := plotter.NewLine(xys)
 		if err != nil {
-			return nil, fmt.Errorf("chart %q, line %q: %w", c.title, l.name, err)
+			return nil, legend, fmt.Errorf("chart %q, line %q: %w", c.title, l.name, err)
 		}
 		ln.Color = l.color
 		ln.Width = vg.Points(1.5)
@@ -71,41 +72,45 @@ func (c chart) plot() (*plot.Plot, error) {
 			ln.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 		}
 		plotted = append(plotted, ln)
-		p.Legend.Add(l.name, ln)
+		legend.Add(l.name, ln)
 	}
 	if c.shadeTo > c.shadeFrom {
 		poly, err := plotter.NewPolygon(plotter.XYs{{X: c.shadeFrom, Y: 0}, {X: c.shadeTo, Y: 0}, {X: c.shadeTo, Y: ymax * 1.05}, {X: c.shadeFrom, Y: ymax * 1.05}})
 		if err != nil {
-			return nil, fmt.Errorf("chart %q: spike window: %w", c.title, err)
+			return nil, legend, fmt.Errorf("chart %q: spike window: %w", c.title, err)
 		}
 		poly.Color = colorShade
 		poly.LineStyle.Width = 0
 		p.Add(poly)
-		p.Legend.Add("spike", poly)
+		legend.Add("spike", poly)
 	}
 	p.Add(plotted...)
 	p.Y.Max = ymax * 1.1
-	return p, nil
+	return p, legend, nil
 }
 
-// Chart sizes in the report.
+// Chart sizes in the report; the legend takes the right-hand part.
 const (
-	chartWidth  = 24 * vg.Centimeter
+	chartWidth  = 26 * vg.Centimeter
 	chartHeight = 10 * vg.Centimeter
+	legendWidth = 7 * vg.Centimeter
 )
 
 // render draws the chart as "svg" or "png".
 func (c chart) render(format string) ([]byte, error) {
-	p, err := c.plot()
+	p, legend, err := c.plot()
 	if err != nil {
 		return nil, err
 	}
-	w, err := p.WriterTo(chartWidth, chartHeight, format)
+	canvas, err := draw.NewFormattedCanvas(chartWidth, chartHeight, format)
 	if err != nil {
 		return nil, fmt.Errorf("chart %q as %s: %w", c.title, format, err)
 	}
+	dc := draw.New(canvas)
+	p.Draw(draw.Crop(dc, 0, -legendWidth, 0, 0))
+	legend.Draw(draw.Crop(dc, chartWidth-legendWidth+vg.Points(8), 0, 0, -vg.Points(16)))
 	var buf bytes.Buffer
-	if _, err := w.WriteTo(&buf); err != nil {
+	if _, err := canvas.WriteTo(&buf); err != nil {
 		return nil, fmt.Errorf("chart %q as %s: %w", c.title, format, err)
 	}
 	return buf.Bytes(), nil

@@ -50,6 +50,9 @@ type fakeOption func(*fakePlatform)
 
 func withOversell() fakeOption   { return func(f *fakePlatform) { f.oversell = true } }
 func withDuplicates() fakeOption { return func(f *fakePlatform) { f.duplicates = true } }
+func withConsumeDelay(d time.Duration) fakeOption {
+	return func(f *fakePlatform) { f.consumeDelay = d }
+}
 
 func startFakePlatform(t *testing.T, admitRate float64, burst int, opts ...fakeOption) *fakePlatform {
 	t.Helper()
@@ -67,6 +70,16 @@ func startFakePlatform(t *testing.T, admitRate float64, burst int, opts ...fakeO
 	t.Cleanup(func() { admin.Close() })
 	if err := admin.CreateTopic(ctx, "", client.TopicConfig{Name: fakeTopic, ReadQueueNums: 4, WriteQueueNums: 4}); err != nil {
 		t.Fatal(err)
+	}
+	// The NameServer learns the topic at the broker's next registration.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		_, err := admin.TopicRoute(ctx, fakeTopic)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("topic %s not routable after 30s: %v", fakeTopic, err)
+		}
 	}
 	if f.producer, err = client.NewProducer(client.WithNameServers(f.Cluster.NamesrvAddr), client.WithGroup("fake-gateway")); err != nil {
 		t.Fatal(err)
@@ -299,6 +312,65 @@ func TestRunCatchesTeachingSwitches(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestRunSlowConsumer(t *testing.T) {
+	// At most 4 queues × 10 messages/s consumed against 100/s admitted:
+	// the backlog grows through the spike and drains in the settle phase.
+	f := startFakePlatform(t, 100, 10, withConsumeDelay(100*time.Millisecond))
+	res, err := Run(t.Context(), f.config(t, 100, 500))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Verdict.Passed() {
+		t.Fatalf("verdict failed: %q", res.Verdict.Failed())
+	}
+	var peak int64
+	var last *int64
+	var settled int
+	for _, s := range res.Samples {
+		if s.Backlog != nil {
+			peak = max(peak, *s.Backlog)
+			last = s.Backlog
+		}
+		if s.Phase == PhaseSettle {
+			settled += s.Processed()
+		}
+	}
+	if peak < 50 {
+		t.Errorf("peak backlog %d, want it to grow past 50 with a slow consumer", peak)
+	}
+	if last == nil || *last != 0 {
+		t.Errorf("last backlog reading %v, want 0: drained", last)
+	}
+	if settled == 0 {
+		t.Error("no outcome in the settle phase: the drain is not on the charts")
+	}
+}
+
+func TestRunBrokerRestartDuringSpike(t *testing.T) {
+	f := startFakePlatform(t, 100, 10)
+	cfg := f.config(t, 100, 500)
+	restarted := false
+	cfg.DuringSpike = func(context.Context) error {
+		f.Cluster.RestartBroker()
+		restarted = true
+		return nil
+	}
+	res, err := Run(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !restarted {
+		t.Fatal("the during-spike hook did not run")
+	}
+	// Requests that met the broker down got 503; none that got 202 is lost.
+	if !res.Verdict.Passed() {
+		t.Fatalf("verdict failed after a broker restart: %q\nnotes: %q", res.Verdict.Failed(), res.Notes)
+	}
+	if res.Verdict.Counts.Ordered != 100 {
+		t.Errorf("ordered %d, want the whole stock of 100", res.Verdict.Counts.Ordered)
 	}
 }
 
