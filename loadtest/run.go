@@ -183,9 +183,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 
 	ledger := Ledger{StockInitial: stock}
+	// Our own client (vegeta's timeout and keep-alive options would set
+	// the client this replaces): no limit on connections, so a slow
+	// gateway gets more of them rather than fewer requests.
 	attacker := vegeta.NewAttacker(
-		vegeta.Timeout(cfg.RequestTimeout),
-		vegeta.KeepAlive(true),
 		vegeta.MaxBody(4096),
 		vegeta.Client(&http.Client{Timeout: cfg.RequestTimeout, Transport: userTransport{next: &http.Transport{
 			MaxIdleConnsPerHost: 1024, IdleConnTimeout: 30 * time.Second}}}),
