@@ -40,7 +40,7 @@ func newPoller(api *API, s *Sampler, limit float64, interval time.Duration, log 
 // Add starts following a request admitted at admitted.
 func (p *poller) Add(id string, admitted time.Time) {
 	p.mu.Lock()
-	p.queue = append(p.queue, pendingRequest{id: id, admitted: admitted, next: admitted})
+	p.queue = append(p.queue, pendingRequest{id: id, admitted: admitted, next: admitted.Add(p.interval)})
 	p.mu.Unlock()
 	select {
 	case p.wake <- struct{}{}:

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -167,7 +168,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	var bg sync.WaitGroup
 	bg.Go(func() { poll.run(bgCtx, cfg.PollWorkers) })
 	bg.Go(func() {
-		gauges(bgCtx, cfg, sampler, func(s int64) {
+		gauges(bgCtx, cfg, sampler, poll.Pending, func(s int64) {
 			stockMu.Lock()
 			stockSeen = append(stockSeen, s)
 			stockMu.Unlock()
@@ -290,12 +291,20 @@ func trimBody(b []byte) string {
 	return string(b)
 }
 
-// gauges reads the backlog and the stock once a second until ctx ends.
-func gauges(ctx context.Context, cfg Config, s *Sampler, stock func(int64)) {
+// gauges reads the backlog and the stock once a second until ctx ends,
+// and logs progress every few seconds.
+func gauges(ctx context.Context, cfg Config, s *Sampler, pending func() int, stock func(int64)) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
-	for {
-		read(ctx, cfg, s, stock)
+	for i := 0; ; i++ {
+		g := read(ctx, cfg)
+		s.RecordGauge(time.Now(), g)
+		if g.Stock != nil {
+			stock(*g.Stock)
+		}
+		if i%5 == 0 {
+			cfg.Logger.Info("progress", "second", i, "pending", pending(), "backlog", fmtOptional(g.Backlog), "stock", fmtOptional(g.Stock))
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -304,7 +313,8 @@ func gauges(ctx context.Context, cfg Config, s *Sampler, stock func(int64)) {
 	}
 }
 
-func read(ctx context.Context, cfg Config, s *Sampler, stock func(int64)) {
+// read takes one reading of the backlog and the stock.
+func read(ctx context.Context, cfg Config) Gauge {
 	ctx, cancel := context.WithTimeout(ctx, 900*time.Millisecond)
 	defer cancel()
 	var g Gauge
@@ -317,9 +327,15 @@ func read(ctx context.Context, cfg Config, s *Sampler, stock func(int64)) {
 	}
 	if n, err := cfg.API.Stock(ctx, cfg.Activity); err == nil {
 		g.Stock = &n
-		stock(n)
 	}
-	s.RecordGauge(time.Now(), g)
+	return g
+}
+
+func fmtOptional(v *int64) string {
+	if v == nil {
+		return "unknown"
+	}
+	return strconv.FormatInt(*v, 10)
 }
 
 // runHookAt runs hook at at, unless wait ends first. The hook gets run,
