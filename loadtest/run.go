@@ -187,10 +187,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	// Our own client (vegeta's timeout and keep-alive options would set
 	// the client this replaces): no limit on connections, so a slow
 	// gateway gets more of them rather than fewer requests.
+	transport := &http.Transport{MaxIdleConnsPerHost: 1024, IdleConnTimeout: 30 * time.Second}
+	defer transport.CloseIdleConnections()
 	attacker := vegeta.NewAttacker(
 		vegeta.MaxBody(4096),
-		vegeta.Client(&http.Client{Timeout: cfg.RequestTimeout, Transport: userTransport{next: &http.Transport{
-			MaxIdleConnsPerHost: 1024, IdleConnTimeout: 30 * time.Second}}}),
+		vegeta.Client(&http.Client{Timeout: cfg.RequestTimeout, Transport: userTransport{next: transport}}),
 	)
 	stopAttack := context.AfterFunc(ctx, func() { attacker.Stop() })
 	results := attacker.Attack(seckillTargeter(api.SeckillURL(cfg.Activity), Users{N: cfg.Users, Seed: cfg.Seed}), cfg.Profile.Pacer(), 0, "seckill")
@@ -206,6 +207,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		var adm Admission
 		if err := json.Unmarshal(r.Body, &adm); err != nil || adm.RequestID == "" {
+			res.Totals.Admitted-- // unusable: an error, not an admission
 			res.Totals.Errors++
 			if len(res.FirstErrs) < 10 {
 				res.FirstErrs = append(res.FirstErrs, fmt.Sprintf("202 without a request_id: %s", trimBody(r.Body)))
