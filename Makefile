@@ -42,6 +42,19 @@ demo: ## run a NameServer and a Broker in one process (mqbroker --dev); Ctrl-C s
 bench: ## run the benchmarks (BENCH=regexp, BENCH_FLAGS=...)
 	@for m in $(ALL_MODULES); do (cd $$m && $(GO) test $(BENCH_FLAGS) -bench '$(BENCH)' ./...) || exit 1; done
 
+# The load test drives a running gateway (see docs/loadtest.md); the report
+# lands in bin/loadtest-report/ unless LOADTEST_FLAGS says -out.
+LOADTEST_FLAGS ?=
+
+.PHONY: loadtest
+loadtest: ## drive the running gateway with a flash-sale spike, reconcile, write a report (LOADTEST_FLAGS=...)
+	@mkdir -p $(BIN)
+	$(GO) run ./loadtest/cmd/loadtest -out $(BIN)/loadtest-report $(LOADTEST_FLAGS)
+
+.PHONY: bench-compare
+bench-compare: ## Surge vs NATS JetStream on this machine, alternating runs (BENCH_COMPARE_FLAGS=...)
+	@./scripts/bench-compare.sh $(BENCH_COMPARE_FLAGS)
+
 .PHONY: fuzz
 fuzz: ## run each fuzz target for FUZZTIME (default 30s); FUZZ=regexp picks targets
 	@./scripts/fuzz.sh $${FUZZTIME:-30s} '$(or $(FUZZ),.)'

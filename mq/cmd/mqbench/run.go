@@ -239,10 +239,15 @@ func consume(ctx context.Context, o options, rec *recorder) error {
 	if err != nil {
 		return err
 	}
+	ctx, stop := context.WithCancel(ctx) // -x: stop once that many arrived
+	defer stop()
 	err = c.Subscribe(o.topic, "*", func(_ context.Context, msgs []*client.MessageExt) error {
 		now := time.Now()
 		for _, m := range msgs {
 			rec.record(now.Sub(time.UnixMilli(m.StoreTimestamp)), 1) // end to end: store time to receive time
+		}
+		if o.count > 0 && rec.n.Load() >= o.count {
+			stop()
 		}
 		return nil
 	})

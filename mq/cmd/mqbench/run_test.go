@@ -36,6 +36,15 @@ func TestBenchProducerAndConsumer(t *testing.T) {
 	if err := json.Unmarshal(b, &s); err != nil || s.Messages != 200 {
 		t.Fatalf("consumer summary %+v %v", s, err)
 	}
+	// -x stops a consumer once the backlog is read, so its rate is not
+	// diluted by the idle rest of -d.
+	if err := run(context.Background(), []string{"consumer", "-n", c.NamesrvAddr, "-t", "B", "-g", "backlog_reader", "-x", "200", "-d", "10m", "-json", sum}, &out, &errOut); err != nil {
+		t.Fatalf("consumer -x: %v", err)
+	}
+	b, _ = os.ReadFile(sum)
+	if err := json.Unmarshal(b, &s); err != nil || s.Messages != 200 || s.Seconds >= 600 {
+		t.Fatalf("consumer -x summary %+v %v: did not stop at 200 messages", s, err)
+	}
 }
 
 func TestBenchBadFlags(t *testing.T) {
