@@ -143,14 +143,17 @@ type profilePacer struct{ p Profile }
 
 // Pace implements vegeta.Pacer.
 func (pp profilePacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
-	if elapsed >= pp.p.Total() {
+	// The attack ends when every scheduled request left, not when the
+	// clock passes the profile's end: a sender that fell behind (a loaded
+	// machine) still sends what the profile scheduled, late.
+	if float64(hits) >= math.Floor(pp.p.Hits(pp.p.Total())) {
 		return 0, true
 	}
 	if float64(hits) < pp.p.Hits(elapsed) {
 		return 0, false // behind schedule: send now
 	}
 	next, ok := pp.p.timeOfHit(float64(hits))
-	if !ok || next >= pp.p.Total() {
+	if !ok {
 		return 0, true
 	}
 	return next - elapsed, false

@@ -47,6 +47,9 @@ type Config struct {
 	// SettleTimeout is how long to wait after the last request for every
 	// admitted request to settle. Default 60s.
 	SettleTimeout time.Duration
+	// DrainWait is how long, after every request settled, the gauges go
+	// on waiting for the backlog to read 0. Default 15s.
+	DrainWait time.Duration
 	// DuringSpike, if set, runs when the "spike" phase starts (a broker
 	// restart, say). Its error is reported, not fatal.
 	DuringSpike func(ctx context.Context) error
@@ -80,6 +83,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.PollInterval == 0 {
 		c.PollInterval = 250 * time.Millisecond
+	}
+	if c.DrainWait == 0 {
+		c.DrainWait = 15 * time.Second
 	}
 	if c.SettleTimeout == 0 {
 		c.SettleTimeout = 60 * time.Second
@@ -235,9 +241,18 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	settleBy.Stop()
 	tick.Stop()
-	// One more second of gauges shows the drained backlog.
+	// Gauges go on until the backlog reads 0 (consumers commit their
+	// offsets every few seconds, so the lag trails the outcomes), so that
+	// the charts show the drain; at most DrainWait.
+	drainBy := time.Now().Add(cfg.DrainWait)
+	for ctx.Err() == nil && time.Now().Before(drainBy) {
+		if b, ok := sampler.LastBacklog(); ok && b == 0 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	if ctx.Err() == nil {
-		time.Sleep(time.Second)
+		time.Sleep(time.Second) // one more reading at 0
 	}
 	stopBg()
 	bg.Wait()

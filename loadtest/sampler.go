@@ -176,6 +176,18 @@ func (s *Sampler) RecordGauge(at time.Time, g Gauge) {
 	}
 }
 
+// LastBacklog returns the newest backlog reading, if any.
+func (s *Sampler) LastBacklog() (int64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := len(s.buckets) - 1; i >= 0; i-- {
+		if b := s.buckets[i].s.Backlog; b != nil {
+			return *b, true
+		}
+	}
+	return 0, false
+}
+
 // Samples returns the series so far, with percentiles and consume rates
 // filled in.
 func (s *Sampler) Samples() []Sample {
