@@ -12,6 +12,11 @@
 // cover the pitfalls of section 10 of docs/rocketmq-wire-protocol.md that a
 // client can observe.
 //
+// The TestCross* tests mix the two clients on one broker, both ways: plain
+// messages with tags, keys and properties, ordered messages (per-key order
+// kept, nothing lost) and transactions (exactly the committed messages
+// arrive, check-backs answered by either client's listener).
+//
 // # Running
 //
 //	cd mq/compat && go test ./...
