@@ -17,6 +17,9 @@
 // kept, nothing lost) and transactions (exactly the committed messages
 // arrive, check-backs answered by either client's listener).
 //
+// cmd/mqbench-official is mqbench driving the official client (see package
+// bench of the mq module), to compare the two clients on one broker.
+//
 // # Running
 //
 //	cd mq/compat && go test ./...
