@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -202,4 +204,17 @@ func consume(ctx context.Context, stop context.CancelFunc, d Driver, o Options, 
 			stop()
 		}
 	})
+}
+
+// Main is the body of a benchmark command's main: it runs the benchmark
+// of the command line with d until it ends or an interrupt, and exits
+// with 1 after printing an error.
+func Main(prog string, d Driver) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := Run(ctx, prog, d, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", prog, err)
+		os.Exit(1)
+	}
 }

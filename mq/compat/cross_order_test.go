@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	rocketmq "github.com/apache/rocketmq-client-go/v2"
 	"github.com/apache/rocketmq-client-go/v2/consumer"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/producer"
@@ -16,6 +17,25 @@ import (
 // orderedBody is the body of key k's i-th message; parseOrdered reads it
 // back.
 func orderedBody(k, i int) string { return fmt.Sprintf("%d:%d", k, i) }
+
+// sendOrdered sends messages from to to-1 of keys keys, key by key in each
+// round, with the official producer p (its queue selector hashing the
+// sharding key "order-<k>"), and fails the test unless each key stays on
+// one queue; keyQueue remembers the queues across calls.
+func sendOrdered(t *testing.T, p rocketmq.Producer, topic string, keys, from, to int, keyQueue map[int]int) {
+	t.Helper()
+	for i := from; i < to; i++ {
+		for k := range keys {
+			m := primitive.NewMessage(topic, []byte(orderedBody(k, i)))
+			m.WithShardingKey(fmt.Sprint("order-", k))
+			res := sendSync(t, p, m)
+			if q, ok := keyQueue[k]; ok && q != res.MessageQueue.QueueId {
+				t.Fatalf("key %d went to queues %d and %d", k, q, res.MessageQueue.QueueId)
+			}
+			keyQueue[k] = res.MessageQueue.QueueId
+		}
+	}
+}
 
 func parseOrdered(t *testing.T, body []byte) [2]int {
 	t.Helper()
@@ -37,23 +57,10 @@ func TestCrossOrderedOfficialProducerSurgeConsumer(t *testing.T) {
 	p := startProducer(t, c, producer.WithQueueSelector(producer.NewHashQueueSelector()))
 	const keys, perKey = 6, 40
 	keyQueue := map[int]int{}
-	send := func(from, to int) {
-		for i := from; i < to; i++ {
-			for k := range keys {
-				m := primitive.NewMessage("CrossOrderIn", []byte(orderedBody(k, i)))
-				m.WithShardingKey(fmt.Sprint("order-", k))
-				res := sendSync(t, p, m)
-				if q, ok := keyQueue[k]; ok && q != res.MessageQueue.QueueId {
-					t.Fatalf("key %d went to queues %d and %d", k, q, res.MessageQueue.QueueId)
-				}
-				keyQueue[k] = res.MessageQueue.QueueId
-			}
-		}
-	}
-	send(0, perKey/2) // a backlog, then more while the consumer runs
+	sendOrdered(t, p, "CrossOrderIn", keys, 0, perKey/2, keyQueue) // a backlog, then more while the consumer runs
 	in := &surgeInbox{}
 	startSurgeConsumer(t, c, "cg-cross-order-in", "CrossOrderIn", "*", in.handle, client.WithOrderly(3))
-	send(perKey/2, perKey)
+	sendOrdered(t, p, "CrossOrderIn", keys, perKey/2, perKey, keyQueue)
 	in.waitCount(t, 30*time.Second, keys*perKey)
 	time.Sleep(300 * time.Millisecond) // room for a duplicate to show up
 	var seqs [][2]int

@@ -10,25 +10,14 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/surge-mq/surge/mq/bench"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "mqbench:", err)
-		os.Exit(1)
-	}
-}
+func main() { bench.Main("mqbench", bench.SurgeDriver{}) }
 
+// run is main's benchmark with its arguments and output given.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return bench.Run(ctx, "mqbench", bench.SurgeDriver{}, args, stdout, stderr)
 }

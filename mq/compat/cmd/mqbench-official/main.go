@@ -12,11 +12,8 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/apache/rocketmq-client-go/v2/rlog"
 
@@ -25,15 +22,10 @@ import (
 
 func main() {
 	quietClient()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "mqbench-official:", err)
-		os.Exit(1)
-	}
+	bench.Main("mqbench-official", officialDriver{})
 }
 
+// run is main's benchmark with its arguments and output given.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return bench.Run(ctx, "mqbench-official", officialDriver{}, args, stdout, stderr)
 }
