@@ -98,13 +98,15 @@ func (s officialProducer) Send(ctx context.Context, body []byte) error {
 	return checkResult(s.p.SendSync(ctx, primitive.NewMessage(s.topic, body)))
 }
 
-// SendAsync waits for the first call of the callback: v2.1.2 calls it a
-// second time after a failed send (with the same failure or a panic it
-// recovers).
+// SendAsync waits for the first call of the callback: after a failed send
+// v2.1.2 goes on to read the missing response and panics in its own
+// goroutine (see main's panic handler). The send does not end with the
+// run's context, so the sends in flight when a run ends do not fail that
+// way; the client's own 3 s timeout still bounds them.
 func (s officialProducer) SendAsync(ctx context.Context, body []byte) error {
 	done := make(chan error, 1)
 	var once sync.Once
-	err := s.p.SendAsync(ctx, func(_ context.Context, res *primitive.SendResult, err error) {
+	err := s.p.SendAsync(context.WithoutCancel(ctx), func(_ context.Context, res *primitive.SendResult, err error) {
 		once.Do(func() { done <- checkResult(res, err) })
 	}, primitive.NewMessage(s.topic, body))
 	if err != nil {

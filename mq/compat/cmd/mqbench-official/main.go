@@ -12,9 +12,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 
+	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/rlog"
 
 	"github.com/surge-mq/surge/mq/bench"
@@ -22,6 +24,11 @@ import (
 
 func main() {
 	quietClient()
+	// Without a handler, a panic in one of the client's goroutines ends
+	// the process: v2.1.2 panics after any failed asynchronous send.
+	primitive.PanicHandler = func(v any) {
+		fmt.Fprintln(os.Stderr, "mqbench-official: the official client panicked in a goroutine of its own:", v)
+	}
 	bench.Main("mqbench-official", officialDriver{})
 }
 
