@@ -57,7 +57,7 @@ func TestFixedRate(t *testing.T) {
 // errors; the run ends at -d and reports them.
 func TestNoBroker(t *testing.T) {
 	s, out := benchtest.Run(t, run, "producer", "-n", "127.0.0.1:1", "-c", "1", "-d", "1s")
-	if s.Messages != 0 || s.Errors == 0 || s.FlushMode != "unknown" {
+	if s.Messages != 0 || s.Errors == 0 || s.FlushMode != "unknown" || s.FirstError == "" || !strings.Contains(out, "First error: "+s.FirstError) {
 		t.Fatalf("summary %+v\n%s", s, out)
 	}
 }

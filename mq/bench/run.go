@@ -33,6 +33,8 @@ type Summary struct {
 	P999Micros int64   `json:"p999Micros"`
 	MaxMicros  int64   `json:"maxMicros"`
 	FlushMode  string  `json:"brokerFlushDiskType"`
+	// FirstError is the first failure, when there were any.
+	FirstError string `json:"firstError,omitempty"`
 }
 
 // recorder collects latencies (µs) from many goroutines.
@@ -41,6 +43,8 @@ type recorder struct {
 	h    *hdrhistogram.Histogram // guarded by mu
 	n    atomic.Int64
 	errs atomic.Int64
+	// first is the first error given to failed.
+	first atomic.Pointer[error]
 }
 
 func newRecorder() *recorder { return &recorder{h: hdrhistogram.New(1, 60_000_000, 3)} }
@@ -53,13 +57,23 @@ func (r *recorder) record(d time.Duration, n int) int64 {
 	return r.n.Add(int64(n))
 }
 
+// failed counts a failed send.
+func (r *recorder) failed(err error) {
+	r.errs.Add(1)
+	r.first.CompareAndSwap(nil, &err)
+}
+
 func (r *recorder) summary(elapsed time.Duration) Summary {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	n := r.n.Load()
-	return Summary{Messages: n, Errors: r.errs.Load(), Seconds: elapsed.Seconds(), TPS: float64(n) / elapsed.Seconds(),
+	s := Summary{Messages: n, Errors: r.errs.Load(), Seconds: elapsed.Seconds(), TPS: float64(n) / elapsed.Seconds(),
 		AvgMicros: r.h.Mean(), P50Micros: r.h.ValueAtQuantile(50), P99Micros: r.h.ValueAtQuantile(99),
 		P999Micros: r.h.ValueAtQuantile(99.9), MaxMicros: r.h.Max()}
+	if err := r.first.Load(); err != nil {
+		s.FirstError = (*err).Error()
+	}
+	return s
 }
 
 // Run runs the benchmark that args ask for (a mode, then flags; see
@@ -110,6 +124,9 @@ func Run(ctx context.Context, prog string, d Driver, args []string, stdout, stde
 			s.Client, s.Mode, s.FlushMode = d.Name(), o.Mode, flush
 			fmt.Fprintf(stdout, "Summary: %d msgs in %.1fs, TPS %.0f, errors %d, latency avg %.0fµs p50 %dµs p99 %dµs p999 %dµs max %dµs\n",
 				s.Messages, s.Seconds, s.TPS, s.Errors, s.AvgMicros, s.P50Micros, s.P99Micros, s.P999Micros, s.MaxMicros)
+			if s.FirstError != "" {
+				fmt.Fprintf(stdout, "First error: %s\n", s.FirstError)
+			}
 			if o.JSONOut != "" {
 				b, _ := json.MarshalIndent(s, "", "  ") // a struct of numbers and strings always encodes
 				if werr := os.WriteFile(o.JSONOut, b, 0o644); werr != nil {
@@ -184,7 +201,7 @@ func produce(ctx context.Context, d Driver, o Options, rec *recorder) error {
 				}
 				if err != nil {
 					if ctx.Err() == nil {
-						rec.errs.Add(1)
+						rec.failed(err)
 					}
 					continue
 				}

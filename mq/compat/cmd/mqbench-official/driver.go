@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -103,16 +104,28 @@ func (s officialProducer) Send(ctx context.Context, body []byte) error {
 // goroutine (see main's panic handler). The send does not end with the
 // run's context, so the sends in flight when a run ends do not fail that
 // way; the client's own 3 s timeout still bounds them.
+//
+// A send refused at once because the client has the topic's route but not
+// yet its broker's address (senders racing on a new producer's first
+// route lookup) is tried again, up to the producer's 2 retries, as v2.1.2's
+// synchronous path does and its asynchronous one does not.
 func (s officialProducer) SendAsync(ctx context.Context, body []byte) error {
 	done := make(chan error, 1)
 	var once sync.Once
-	err := s.p.SendAsync(context.WithoutCancel(ctx), func(_ context.Context, res *primitive.SendResult, err error) {
+	callback := func(_ context.Context, res *primitive.SendResult, err error) {
 		once.Do(func() { done <- checkResult(res, err) })
-	}, primitive.NewMessage(s.topic, body))
-	if err != nil {
-		return err
 	}
-	return <-done
+	var err error
+	for range 3 {
+		err = s.p.SendAsync(context.WithoutCancel(ctx), callback, primitive.NewMessage(s.topic, body))
+		if err == nil {
+			return <-done
+		}
+		if !strings.Contains(err.Error(), "route info not found") {
+			return err
+		}
+	}
+	return err
 }
 
 func (s officialProducer) SendOneway(ctx context.Context, body []byte) error {
