@@ -259,16 +259,7 @@ func TestCompatOrderly(t *testing.T) {
 	p := startProducer(t, c, producer.WithQueueSelector(producer.NewHashQueueSelector()))
 	const keys, perKey = 4, 8
 	sendOrdered(t, p, "Ordered", keys, 0, perKey, map[int]int{})
-	in := newInbox()
-	startPushConsumer(t, c, "cg-orderly", "Ordered", all, in.callback(consumer.ConsumeSuccess), consumer.WithConsumerOrder(true))
-	got := in.waitFor(t, 30*time.Second, "every message", func(d []delivery) bool { return len(d) >= keys*perKey })
-	var seqs [][2]int
-	for _, d := range got {
-		seqs = append(seqs, parseOrdered(t, d.msg.Body))
-	}
-	if err := keyOrder(seqs, keys, perKey); err != nil {
-		t.Fatalf("%v; all: %s", err, summarize(got))
-	}
+	officialOrderly(t, c, "cg-orderly", "Ordered", keys, perKey)
 }
 
 // TestCompatLongPollSharedConnection: a producer and a push consumer on one

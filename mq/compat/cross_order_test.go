@@ -12,6 +12,7 @@ import (
 	"github.com/apache/rocketmq-client-go/v2/producer"
 
 	"github.com/surge-mq/surge/mq/client"
+	"github.com/surge-mq/surge/mq/mqtest"
 )
 
 // orderedBody is the body of key k's i-th message; parseOrdered reads it
@@ -100,8 +101,16 @@ func TestCrossOrderedSurgeProducerOfficialConsumer(t *testing.T) {
 			keyQueue[k] = res.Queue.QueueID
 		}
 	}
+	officialOrderly(t, c, "cg-cross-order-out", "CrossOrderOut", keys, perKey)
+}
+
+// officialOrderly consumes topic with an official orderly consumer of
+// group and fails the test unless each of keys keys' perKey messages
+// arrive in order, none lost or repeated.
+func officialOrderly(t *testing.T, c *mqtest.Cluster, group, topic string, keys, perKey int) {
+	t.Helper()
 	in := newInbox()
-	startPushConsumer(t, c, "cg-cross-order-out", "CrossOrderOut", all, in.callback(consumer.ConsumeSuccess), consumer.WithConsumerOrder(true))
+	startPushConsumer(t, c, group, topic, all, in.callback(consumer.ConsumeSuccess), consumer.WithConsumerOrder(true))
 	in.waitFor(t, 30*time.Second, "every message", func(d []delivery) bool { return len(d) >= keys*perKey })
 	time.Sleep(300 * time.Millisecond) // room for a duplicate to show up
 	var seqs [][2]int
