@@ -19,6 +19,7 @@ help: ## list the targets
 build: ## build every binary into bin/
 	@mkdir -p $(BIN)
 	cd mq && CGO_ENABLED=0 $(GO) build -o ../$(BIN)/ ./cmd/...
+	cd mq/compat && CGO_ENABLED=0 $(GO) build -o ../../$(BIN)/ ./cmd/...
 	@for m in $(ALL_MODULES); do (cd $$m && $(GO) build ./...) || exit 1; done
 
 # The compatibility tests run the official RocketMQ client, whose own data

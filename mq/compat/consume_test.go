@@ -258,35 +258,8 @@ func TestCompatOrderly(t *testing.T) {
 	createTopic(t, c, "Ordered", 4)
 	p := startProducer(t, c, producer.WithQueueSelector(producer.NewHashQueueSelector()))
 	const keys, perKey = 4, 8
-	keyQueue := map[int]int{}
-	for i := range perKey {
-		for k := range keys {
-			m := primitive.NewMessage("Ordered", []byte(fmt.Sprintf("%d:%d", k, i)))
-			m.WithShardingKey(fmt.Sprint("order-", k))
-			res := sendSync(t, p, m)
-			if q, ok := keyQueue[k]; ok && q != res.MessageQueue.QueueId {
-				t.Fatalf("key %d went to queues %d and %d", k, q, res.MessageQueue.QueueId)
-			}
-			keyQueue[k] = res.MessageQueue.QueueId
-		}
-	}
-	in := newInbox()
-	startPushConsumer(t, c, "cg-orderly", "Ordered", all, in.callback(consumer.ConsumeSuccess), consumer.WithConsumerOrder(true))
-	got := in.waitFor(t, 30*time.Second, "every message", func(d []delivery) bool { return len(d) >= keys*perKey })
-	next := map[int]int{}
-	for _, d := range got {
-		var k, i int
-		if _, err := fmt.Sscanf(string(d.msg.Body), "%d:%d", &k, &i); err != nil {
-			t.Fatalf("unexpected body %q", d.msg.Body)
-		}
-		if i != next[k] {
-			t.Fatalf("key %d: got message %d after %d: order broken or duplicated; all: %s", k, i, next[k]-1, summarize(got))
-		}
-		next[k]++
-	}
-	if len(got) != keys*perKey {
-		t.Errorf("%d deliveries for %d messages", len(got), keys*perKey)
-	}
+	sendOrdered(t, p, "Ordered", keys, 0, perKey, map[int]int{})
+	officialOrderly(t, c, "cg-orderly", "Ordered", keys, perKey)
 }
 
 // TestCompatLongPollSharedConnection: a producer and a push consumer on one

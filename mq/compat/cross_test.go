@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/apache/rocketmq-client-go/v2/consumer"
+	"github.com/apache/rocketmq-client-go/v2/primitive"
 
 	"github.com/surge-mq/surge/mq/client"
+	"github.com/surge-mq/surge/mq/protocol"
 )
 
 // TestCrossSurgeProducerOfficialConsumer: messages from Surge's producer
@@ -73,5 +75,74 @@ func TestCrossSurgeProducerOfficialConsumer(t *testing.T) {
 	}
 	if len(want) != 0 || !sawBig {
 		t.Fatalf("missing %v (compressed body intact: %v)", want, sawBig)
+	}
+}
+
+// TestCrossOfficialProducerSurgeConsumer: messages from the official
+// producer (single and batch) reach Surge's push consumer intact:
+// body, tag, keys, user properties and unique ID, with the tag filter
+// applied on the broker.
+func TestCrossOfficialProducerSurgeConsumer(t *testing.T) {
+	t.Parallel()
+	c := mqtestStart(t)
+	createTopic(t, c, "CrossIn", 4)
+	p := startProducer(t, c)
+	type sent struct {
+		tag, keys string
+		props     map[string]string
+		msgID     string
+	}
+	want := map[string]*sent{}
+	for i := range 12 {
+		body := fmt.Sprint("single-", i)
+		tag := []string{"A", "B", "Skip"}[i%3]
+		m := primitive.NewMessage("CrossIn", []byte(body))
+		m.WithTag(tag)
+		m.WithKeys([]string{fmt.Sprint("order-", i), "user-7"})
+		m.WithProperty("tenant", "acme")
+		m.WithProperty("note", "café ✓")
+		res := sendSync(t, p, m)
+		if tag != "Skip" {
+			want[body] = &sent{tag, fmt.Sprintf("order-%d user-7", i), map[string]string{"tenant": "acme", "note": "café ✓"}, res.MsgID}
+		}
+	}
+	var batch []*primitive.Message
+	for _, body := range []string{"batch-1", "batch-2", "batch-3"} {
+		bm := primitive.NewMessage("CrossIn", []byte(body))
+		bm.WithTag("B")
+		bm.WithKeys([]string{body})
+		batch = append(batch, bm)
+		want[body] = &sent{tag: "B", keys: body}
+	}
+	sendSync(t, p, batch...)
+
+	in := &surgeInbox{}
+	startSurgeConsumer(t, c, "cg-cross-in", "CrossIn", "A||B", in.handle)
+	in.waitCount(t, 30*time.Second, len(want))
+	for _, got := range in.messages() {
+		body := string(got.Body)
+		w, ok := want[body]
+		if !ok {
+			t.Errorf("unexpected or repeated message %.24q tag %q", body, got.Tags())
+			continue
+		}
+		delete(want, body)
+		if got.Tags() != w.tag {
+			t.Errorf("%.24q: tag %q, want %q", body, got.Tags(), w.tag)
+		}
+		if w.keys != "" && got.Property(protocol.PropertyKeys) != w.keys {
+			t.Errorf("%.24q: keys %q, want %q", body, got.Property(protocol.PropertyKeys), w.keys)
+		}
+		for k, v := range w.props {
+			if got.Property(k) != v {
+				t.Errorf("%.24q: property %s = %q, want %q", body, k, got.Property(k), v)
+			}
+		}
+		if w.msgID != "" && got.MsgID != w.msgID {
+			t.Errorf("%.24q: message ID %q, the official producer was told %q", body, got.MsgID, w.msgID)
+		}
+	}
+	if len(want) != 0 {
+		t.Errorf("%d messages never arrived", len(want))
 	}
 }

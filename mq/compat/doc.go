@@ -12,6 +12,14 @@
 // cover the pitfalls of section 10 of docs/rocketmq-wire-protocol.md that a
 // client can observe.
 //
+// The TestCross* tests mix the two clients on one broker, both ways: plain
+// messages with tags, keys and properties, ordered messages (per-key order
+// kept, nothing lost) and transactions (exactly the committed messages
+// arrive, check-backs answered by either client's listener).
+//
+// cmd/mqbench-official is mqbench driving the official client (see package
+// bench of the mq module), to compare the two clients on one broker.
+//
 // # Running
 //
 //	cd mq/compat && go test ./...
