@@ -287,7 +287,7 @@ func (a *Admin) ViewMessage(ctx context.Context, offsetMsgID string) (*protocol.
 	if err != nil {
 		return nil, err
 	}
-	return protocol.DecodeMessage(resp.Body, false)
+	return decodeMessage(resp.Body)
 }
 
 // MessageAtOffset returns the message at an offset of a queue, given by
@@ -320,7 +320,7 @@ func (a *Admin) MessageAtOffset(ctx context.Context, topic, brokerName string, q
 	default:
 		return nil, &BrokerError{Addr: addr, Code: resp.Code, Remark: resp.Remark}
 	}
-	msgs, err := protocol.DecodeMessages(resp.Body)
+	msgs, err := decodeMessages(resp.Body)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
@@ -348,7 +348,7 @@ func (a *Admin) QueryByKey(ctx context.Context, topic, key string, max int) ([]*
 		if err != nil {
 			return nil, err
 		}
-		msgs, err := protocol.DecodeMessages(resp.Body)
+		msgs, err := decodeMessages(resp.Body)
 		if err != nil {
 			return nil, err
 		}

@@ -186,7 +186,7 @@ func (m *member) fetch(ctx context.Context, mc *msgCache, sub *subscription, pig
 		}
 		switch resp.Code {
 		case protocol.Success:
-			msgs, err := protocol.DecodeMessages(resp.Body)
+			msgs, err := decodeMessages(resp.Body)
 			if err != nil {
 				m.cfg.logger.Error("pulled messages unreadable, skipped", "topic", mc.q.Topic, "queueId", mc.q.QueueID, "err", err)
 			}

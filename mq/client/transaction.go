@@ -122,7 +122,7 @@ func (tp *TransactionProducer) serve(ctx context.Context, c *remoting.Conn, req 
 		tp.cfg.logger.Warn("bad transaction check", "err", err)
 		return nil
 	}
-	m, err := protocol.DecodeMessage(req.Body, false)
+	m, err := decodeMessage(req.Body)
 	if err != nil || m.Property(protocol.PropertyProducerGroup) != tp.cfg.group {
 		tp.cfg.logger.Warn("transaction check for a message of another group or unreadable", "err", err)
 		return nil

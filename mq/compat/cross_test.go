@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,6 +116,13 @@ func TestCrossOfficialProducerSurgeConsumer(t *testing.T) {
 		want[body] = &sent{tag: "B", keys: body}
 	}
 	sendSync(t, p, batch...)
+	// Over 4 KiB: the official producer compresses it, our consumer
+	// inflates it.
+	big := "big-" + strings.Repeat("compressible ", 800)
+	bm := primitive.NewMessage("CrossIn", []byte(big))
+	bm.WithTag("A")
+	sendSync(t, p, bm)
+	want[big] = &sent{tag: "A"}
 
 	in := &surgeInbox{}
 	startSurgeConsumer(t, c, "cg-cross-in", "CrossIn", "A||B", in.handle)

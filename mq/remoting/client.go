@@ -171,8 +171,8 @@ func (c *Client) CloseConn(addr string) {
 	}
 }
 
-// Close closes every connection, fails the requests in flight with
-// ErrClosed and waits for every goroutine of the client, handlers
+// Close writes out what was queued, closes every connection, fails the
+// requests in flight with ErrClosed and waits for every goroutine of the client, handlers
 // included. It may be called more than once and always returns nil.
 func (c *Client) Close() error {
 	c.mu.Lock()
@@ -183,9 +183,26 @@ func (c *Client) Close() error {
 	}
 	c.mu.Unlock()
 	c.stopDials()
+	// What callers queued before Close (oneway sends above all, which
+	// nothing else waits for) is written first; a peer that does not read
+	// gets closeFlushTimeout, then the connection is cut.
 	for _, cn := range conns {
+		cn.closeAfterFlush()
+	}
+	deadline := time.NewTimer(closeFlushTimeout)
+	defer deadline.Stop()
+	for _, cn := range conns {
+		select {
+		case <-cn.Done():
+		case <-deadline.C:
+			deadline.Reset(0)
+		}
 		cn.Close()
 	}
 	c.wg.Wait()
 	return nil
 }
+
+// closeFlushTimeout bounds how long Client.Close waits for its connections
+// to write what was queued before it.
+const closeFlushTimeout = 3 * time.Second

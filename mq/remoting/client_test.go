@@ -357,3 +357,34 @@ func TestConnPeerNotReading(t *testing.T) {
 	}
 	peer.Close()
 }
+
+// TestClientCloseFlushesOneway: oneway requests queued just before Close
+// reach the server (2 of 50 used to be lost when the connection was cut
+// with frames still queued).
+func TestClientCloseFlushesOneway(t *testing.T) {
+	checkGoroutines(t)
+	const n = 500
+	var got atomic.Int64
+	all := make(chan struct{})
+	m := NewMux(nil)
+	m.HandleFunc(1, func(ctx context.Context, c *Conn, req *Command) *Command {
+		if got.Add(1) == n {
+			close(all)
+		}
+		return nil
+	})
+	addr := startServer(t, &Server{Handler: m})
+	cl := NewClient(ClientConfig{})
+	body := make([]byte, 4096)
+	for range n {
+		if err := cl.InvokeOneway(testContext(t), addr, NewRequest(1, nil, body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cl.Close()
+	select {
+	case <-all:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the server got %d of %d oneway requests sent before Close", got.Load(), n)
+	}
+}
