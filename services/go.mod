@@ -2,6 +2,11 @@ module github.com/surge-mq/surge/services
 
 go 1.26.0
 
+require (
+	github.com/go-chi/chi/v5 v5.5.0
+	github.com/surge-mq/surge/mq v0.0.0-00010101000000-000000000000
+)
+
 require github.com/jackc/puddle/v2 v2.2.3 // indirect
 
 require (
@@ -23,7 +28,7 @@ require (
 	github.com/go-logr/logr v1.4.4 // indirect
 	github.com/go-logr/stdr v1.2.2 // indirect
 	github.com/go-ole/go-ole v1.3.0 // indirect
-	github.com/google/uuid v1.6.0 // indirect
+	github.com/google/uuid v1.6.0
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
 	github.com/jackc/pgx/v5 v5.13.0

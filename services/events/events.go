@@ -78,7 +78,8 @@ type StockReserved struct {
 type StockRejected struct {
 	Version int    `json:"version"`
 	OrderID string `json:"order_id"`
-	// Reason is machine-readable: RejectOutOfStock, RejectUnknownSKU.
+	// Reason is machine-readable: RejectOutOfStock, RejectUnknownSKU,
+	// RejectInvalidOrder.
 	Reason string `json:"reason"`
 	SKU    string `json:"sku,omitempty"` // the item that failed
 }
@@ -87,6 +88,8 @@ type StockRejected struct {
 const (
 	RejectOutOfStock = "out_of_stock"
 	RejectUnknownSKU = "unknown_sku"
+	// RejectInvalidOrder: the order has no items or a quantity below 1.
+	RejectInvalidOrder = "invalid_order"
 )
 
 // OrderConfirmed: the order's stock is reserved; points and coupons follow.

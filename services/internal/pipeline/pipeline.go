@@ -1,0 +1,140 @@
+// Package pipeline runs the event side of a service: an idempotent
+// consumer (consume.Router) and, for services that publish follow-up
+// events, an outbox relay with its producer. It starts and stops them in
+// the order that loses nothing: on Close the consumer stops first (in-flight
+// messages finish and their offsets are committed), then the relay makes a
+// last pass, then the producer closes.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/surge-mq/surge/mq/client"
+	"github.com/surge-mq/surge/services/internal/bus"
+	"github.com/surge-mq/surge/services/internal/consume"
+	"github.com/surge-mq/surge/services/internal/outbox"
+)
+
+// Config configures a Pipeline.
+type Config struct {
+	// Group is the consumer (and producer) group, e.g. "inventory-service".
+	Group       string
+	NameServers []string
+	Pool        *pgxpool.Pool
+	// Logger; nil discards.
+	Logger *slog.Logger
+	// SkipIdempotency is consume.Config's teaching switch.
+	SkipIdempotency bool
+	// Outbox runs a relay for the service's outbox table.
+	Outbox bool
+	// Producer sends the outbox; nil makes one of Group (closed by Close).
+	Producer *client.Producer
+	// RelayInterval is outbox.Config.Interval.
+	RelayInterval time.Duration
+}
+
+// Pipeline is a service's consumer and outbox relay. Register routes on
+// Router before Start.
+type Pipeline struct {
+	Router *consume.Router
+
+	cfg      Config
+	log      *slog.Logger
+	relay    *outbox.Relay
+	producer *client.Producer
+	ownsProd bool
+	consumer *client.Consumer
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	once     sync.Once
+}
+
+// New returns a pipeline; nothing runs until Start.
+func New(cfg Config) *Pipeline {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	p := &Pipeline{cfg: cfg, log: log}
+	rc := consume.Config{Pool: cfg.Pool, Logger: log, SkipIdempotency: cfg.SkipIdempotency}
+	if cfg.Outbox {
+		rc.AfterCommit = p.Kick
+	}
+	p.Router = consume.NewRouter(rc)
+	return p
+}
+
+// Kick wakes the outbox relay (after a commit that added to the outbox
+// outside a consumer, e.g. in an HTTP handler).
+func (p *Pipeline) Kick() {
+	if p.relay != nil {
+		p.relay.Kick()
+	}
+}
+
+// Subscription is a topic and the tags of it the service handles.
+type Subscription struct {
+	Topic string
+	Tags  []string
+}
+
+// Start starts the relay and the consumer of subs.
+func (p *Pipeline) Start(ctx context.Context, subs ...Subscription) error {
+	if p.cfg.Outbox {
+		p.producer = p.cfg.Producer
+		if p.producer == nil {
+			prod, err := client.NewProducer(client.WithNameServers(p.cfg.NameServers...), client.WithGroup(p.cfg.Group), client.WithLogger(p.log))
+			if err != nil {
+				return fmt.Errorf("pipeline %s: producer: %w", p.cfg.Group, err)
+			}
+			p.producer, p.ownsProd = prod, true
+		}
+		p.relay = outbox.NewRelay(outbox.Config{Pool: p.cfg.Pool, Sender: p.producer, Logger: p.log, Interval: p.cfg.RelayInterval})
+		rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		p.cancel = cancel
+		p.wg.Go(func() { p.relay.Run(rctx) })
+	}
+	var bs []bus.Subscription
+	for _, s := range subs {
+		tags := slices.Sorted(slices.Values(s.Tags))
+		expr := tags[0]
+		for _, t := range tags[1:] {
+			expr += " || " + t
+		}
+		bs = append(bs, bus.Subscription{Topic: s.Topic, Expr: expr, Handler: p.Router.Handle})
+	}
+	c, err := bus.StartConsumer(ctx, p.cfg.NameServers, p.cfg.Group, p.log, bs...)
+	if err != nil {
+		p.Close()
+		return err
+	}
+	p.consumer = c
+	return nil
+}
+
+// Close stops the consumer, lets the relay send what is committed, and
+// closes the producer it made. It is idempotent.
+func (p *Pipeline) Close() error {
+	var err error
+	p.once.Do(func() {
+		if p.consumer != nil {
+			err = p.consumer.Close()
+		}
+		if p.cancel != nil {
+			p.cancel()
+		}
+		p.wg.Wait()
+		if p.ownsProd {
+			err = errors.Join(err, p.producer.Close())
+		}
+	})
+	return err
+}

@@ -1,0 +1,146 @@
+// Package points is the points service: every confirmed order earns its
+// user one point per currency unit spent (100 cents; fractions are
+// dropped), kept as a balance and a ledger that explains it.
+package points
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/surge-mq/surge/services/events"
+	"github.com/surge-mq/surge/services/internal/consume"
+	"github.com/surge-mq/surge/services/internal/httpx"
+	"github.com/surge-mq/surge/services/internal/pipeline"
+)
+
+// CentsPerPoint is the price of one point.
+const CentsPerPoint = 100
+
+// Earned returns the points an order of amountCents earns.
+func Earned(amountCents int64) int64 { return max(amountCents, 0) / CentsPerPoint }
+
+// Entry is one line of a user's ledger.
+type Entry struct {
+	OrderID   string    `json:"order_id"`
+	Points    int64     `json:"points"`
+	Reason    string    `json:"reason"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Account is a user's balance and ledger.
+type Account struct {
+	UserID  string  `json:"user_id"`
+	Balance int64   `json:"balance"`
+	Ledger  []Entry `json:"ledger"`
+}
+
+// Config configures the service.
+type Config struct {
+	Pool        *pgxpool.Pool
+	NameServers []string
+	// Logger; nil discards.
+	Logger *slog.Logger
+	// Group is the consumer group. Default "points-service".
+	Group string
+	// SkipIdempotency: teaching switch, see consume.Config. With it on, a
+	// redelivered OrderConfirmed pays its points twice.
+	SkipIdempotency bool
+}
+
+// Service is the points service.
+type Service struct {
+	cfg  Config
+	log  *slog.Logger
+	pipe *pipeline.Pipeline
+}
+
+// New returns the service; Start starts its consumer.
+func New(cfg Config) *Service {
+	if cfg.Group == "" {
+		cfg.Group = "points-service"
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{cfg: cfg, log: log}
+	s.pipe = pipeline.New(pipeline.Config{Group: cfg.Group, NameServers: cfg.NameServers, Pool: cfg.Pool, Logger: log, SkipIdempotency: cfg.SkipIdempotency})
+	consume.On(s.pipe.Router, events.TagOrderConfirmed,
+		func(ev *events.OrderConfirmed) string { return events.Key(events.TagOrderConfirmed, ev.OrderID) },
+		s.onOrderConfirmed)
+	return s
+}
+
+// Start starts consuming OrderConfirmed.
+func (s *Service) Start(ctx context.Context) error {
+	return s.pipe.Start(ctx, pipeline.Subscription{Topic: events.TopicOrder, Tags: []string{events.TagOrderConfirmed}})
+}
+
+// Close stops consuming; the message in hand finishes.
+func (s *Service) Close() error { return s.pipe.Close() }
+
+// ReasonOrder is the ledger reason of points earned by an order.
+const ReasonOrder = "order_confirmed"
+
+func (s *Service) onOrderConfirmed(ctx context.Context, tx pgx.Tx, ev *events.OrderConfirmed) error {
+	pts := Earned(ev.AmountCents)
+	if pts == 0 {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, "INSERT INTO ledger (user_id, order_id, points, reason) VALUES ($1, $2, $3, $4)",
+		ev.UserID, ev.OrderID, pts, ReasonOrder); err != nil {
+		return fmt.Errorf("ledger %s: %w", ev.OrderID, err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO accounts (user_id, balance) VALUES ($1, $2)
+		ON CONFLICT (user_id) DO UPDATE SET balance = accounts.balance + EXCLUDED.balance`, ev.UserID, pts); err != nil {
+		return fmt.Errorf("balance of %s: %w", ev.UserID, err)
+	}
+	return nil
+}
+
+// Account returns a user's balance and ledger (oldest first); a user
+// without points has balance 0 and an empty ledger.
+func (s *Service) Account(ctx context.Context, user string) (Account, error) {
+	a := Account{UserID: user, Ledger: []Entry{}}
+	err := s.cfg.Pool.QueryRow(ctx, "SELECT balance FROM accounts WHERE user_id = $1", user).Scan(&a.Balance)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return a, fmt.Errorf("account %s: %w", user, err)
+	}
+	rows, err := s.cfg.Pool.Query(ctx, "SELECT order_id, points, reason, created_at FROM ledger WHERE user_id = $1 ORDER BY id", user)
+	if err != nil {
+		return a, fmt.Errorf("ledger of %s: %w", user, err)
+	}
+	entries, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Entry])
+	if err != nil {
+		return a, fmt.Errorf("ledger of %s: %w", user, err)
+	}
+	a.Ledger = append(a.Ledger, entries...)
+	return a, nil
+}
+
+var userPattern = regexp.MustCompile(`^[A-Za-z0-9._@:-]{1,64}$`)
+
+// Routes adds GET /points/{user}.
+func (s *Service) Routes(r chi.Router) {
+	r.Get("/points/{user}", httpx.Handle(s.log, func(w http.ResponseWriter, r *http.Request) error {
+		user := chi.URLParam(r, "user")
+		if !userPattern.MatchString(user) {
+			return httpx.BadRequest("user: 1 to 64 letters, digits or ._@:-")
+		}
+		a, err := s.Account(r.Context(), user)
+		if err != nil {
+			return err
+		}
+		httpx.WriteJSON(w, http.StatusOK, a)
+		return nil
+	}))
+}
