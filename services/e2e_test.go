@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/surge-mq/surge/mq/client"
 	"github.com/surge-mq/surge/services/coupon"
 	"github.com/surge-mq/surge/services/events"
+	"github.com/surge-mq/surge/services/internal/consume"
 	"github.com/surge-mq/surge/services/internal/svctest"
 	"github.com/surge-mq/surge/services/inventory"
 	"github.com/surge-mq/surge/services/order"
@@ -133,16 +135,44 @@ func TestPlatformOrders(t *testing.T) {
 		t.Fatalf("stock %d after 3 sold and a rejected order, want 7", got)
 	}
 
-	svctest.WaitFor(t, settle, "the platform to settle", p.drained)
-	before := p.snapshot()
+	// Every event applied so far has left its outbox and been applied
+	// downstream: 3 orders (2 confirmed, 1 cancelled), so inventory saw 3
+	// OrderCreated and 1 OrderCancelled.
+	svctest.WaitFor(t, settle, "the platform to settle", func() bool {
+		st := p.stats()
+		return p.settled() && st["inventory"].Applied == 4 && st["order"].Applied == 3 && st["points"].Applied == 2 && st["coupon"].Applied == 2
+	})
+	before, statsBefore := p.snapshot(), p.stats()
+	want := map[string]int64{}
 	for _, topic := range []string{events.TopicOrder, events.TopicStock} {
 		msgs := p.messages(topic)
 		p.resend(msgs)
 		p.resend(msgs)
+		for _, m := range msgs {
+			for svc, tags := range handles {
+				if slices.Contains(tags, m.Tags()) {
+					want[svc] += 2
+				}
+			}
+		}
 	}
-	svctest.WaitFor(t, settle, "the redeliveries to be consumed", p.drained)
+	seen := func(st consume.Stats) int64 { return st.Applied + st.Duplicates }
+	svctest.WaitFor(t, settle, "every redelivery to be handled", func() bool {
+		st := p.stats()
+		for svc, n := range want {
+			if seen(st[svc])-seen(statsBefore[svc]) < n {
+				return false
+			}
+		}
+		return p.settled()
+	})
 	if after := p.snapshot(); !maps.EqualFunc(before, after, func(a, b any) bool { return a == b }) {
 		t.Fatalf("redelivering every message twice changed the state:\nbefore %v\nafter  %v", before, after)
+	}
+	for svc, st := range p.stats() {
+		if d := st.Duplicates - statsBefore[svc].Duplicates; d != want[svc] {
+			t.Errorf("%s skipped %d duplicates, want %d", svc, d, want[svc])
+		}
 	}
 	if got := p.points("bob").Balance; got != 0 {
 		t.Fatalf("bob earned %d points for a cancelled order", got)

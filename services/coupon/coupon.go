@@ -128,6 +128,9 @@ func (s *Service) ByUser(ctx context.Context, user string) ([]Coupon, error) {
 
 var userPattern = regexp.MustCompile(`^[A-Za-z0-9._@:-]{1,64}$`)
 
+// Stats counts the events the service's consumer applied and skipped.
+func (s *Service) Stats() consume.Stats { return s.pipe.Router.Stats() }
+
 // Routes adds GET /coupons?user=.
 func (s *Service) Routes(r chi.Router) {
 	r.Get("/coupons", httpx.Handle(s.log, func(w http.ResponseWriter, r *http.Request) error {

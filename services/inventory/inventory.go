@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/surge-mq/surge/services/events"
+	"github.com/surge-mq/surge/services/internal/consume"
 	"github.com/surge-mq/surge/services/internal/pipeline"
 )
 
@@ -93,6 +94,9 @@ func (s *Service) Start(ctx context.Context) error {
 
 // Close stops consuming, sends what is committed, and closes the producer.
 func (s *Service) Close() error { return s.pipe.Close() }
+
+// Stats counts the events the service's consumer applied and skipped.
+func (s *Service) Stats() consume.Stats { return s.pipe.Router.Stats() }
 
 // Routes adds the HTTP API.
 func (s *Service) Routes(r chi.Router) { s.routes(r) }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/surge-mq/surge/mq/client"
 	"github.com/surge-mq/surge/services/events"
+	"github.com/surge-mq/surge/services/internal/consume"
 	"github.com/surge-mq/surge/services/internal/pipeline"
 )
 
@@ -102,6 +103,9 @@ func (s *Service) Close() error {
 	s.inflight.Wait()
 	return errors.Join(err, s.tp.Close())
 }
+
+// Stats counts the events the service's consumer applied and skipped.
+func (s *Service) Stats() consume.Stats { return s.pipe.Router.Stats() }
 
 // Routes adds the HTTP API.
 func (s *Service) Routes(r chi.Router) { s.routes(r) }

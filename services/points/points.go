@@ -129,6 +129,9 @@ func (s *Service) Account(ctx context.Context, user string) (Account, error) {
 
 var userPattern = regexp.MustCompile(`^[A-Za-z0-9._@:-]{1,64}$`)
 
+// Stats counts the events the service's consumer applied and skipped.
+func (s *Service) Stats() consume.Stats { return s.pipe.Router.Stats() }
+
 // Routes adds GET /points/{user}.
 func (s *Service) Routes(r chi.Router) {
 	r.Get("/points/{user}", httpx.Handle(s.log, func(w http.ResponseWriter, r *http.Request) error {

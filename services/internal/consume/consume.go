@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -46,6 +47,24 @@ type Router struct {
 	cfg    Config
 	log    *slog.Logger
 	routes map[string]func(ctx context.Context, m *client.MessageExt) error
+
+	applied, duplicates, failed atomic.Int64
+}
+
+// Stats counts what a Router did since it was made.
+type Stats struct {
+	// Applied: events whose effect committed (through Apply or On).
+	Applied int64
+	// Duplicates: events skipped because their key was already recorded
+	// (through Apply or On).
+	Duplicates int64
+	// Failed: messages whose handler failed (they are redelivered).
+	Failed int64
+}
+
+// Stats returns the counts so far.
+func (r *Router) Stats() Stats {
+	return Stats{Applied: r.applied.Load(), Duplicates: r.duplicates.Load(), Failed: r.failed.Load()}
 }
 
 // NewRouter returns a Router without routes.
@@ -88,10 +107,15 @@ func (r *Router) Apply(ctx context.Context, key string, fn func(tx pgx.Tx) error
 	if err != nil {
 		return false, err
 	}
-	if applied && r.cfg.AfterCommit != nil {
+	if !applied {
+		r.duplicates.Add(1)
+		return false, nil
+	}
+	r.applied.Add(1)
+	if r.cfg.AfterCommit != nil {
 		r.cfg.AfterCommit()
 	}
-	return applied, nil
+	return true, nil
 }
 
 // On routes messages tagged tag: the body is decoded into a P, key names
@@ -142,6 +166,7 @@ func (r *Router) Handle(ctx context.Context, msgs []*client.MessageExt) error {
 		err := h(hctx, m)
 		cancel()
 		if err != nil {
+			r.failed.Add(1)
 			r.log.Warn("event not applied; it will be redelivered", "topic", m.Topic, "tag", m.Tags(), "msgId", m.MsgID, "err", err)
 			return fmt.Errorf("%s %s: %w", m.Tags(), m.MsgID, err)
 		}

@@ -131,9 +131,9 @@ func (r *Relay) Flush(ctx context.Context) (int, error) {
 			return fmt.Errorf("outbox: read: %w", err)
 		}
 		type row struct {
-			id                    int64
+			id                   int64
 			topic, tag, shardKey string
-			body                  []byte
+			body                 []byte
 		}
 		var pending []row
 		for rows.Next() {

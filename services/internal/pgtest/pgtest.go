@@ -87,7 +87,9 @@ func (d *DB) AdminURL() string { return withDatabase(d.admin, d.Name, "").String
 
 // URL is the URL a service uses: its own role (password = role name, as
 // bootstrap.sql sets for the demo).
-func (d *DB) URL(service string) string { return withDatabase(d.admin, d.Name, migrate.Role(service)).String() }
+func (d *DB) URL(service string) string {
+	return withDatabase(d.admin, d.Name, migrate.Role(service)).String()
+}
 
 // Pool opens a pool as a service's role, closed when t ends.
 func (d *DB) Pool(t testing.TB, service string) *pgxpool.Pool {
