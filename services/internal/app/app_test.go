@@ -1,0 +1,144 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/surge-mq/surge/mq/mqtest"
+	"github.com/surge-mq/surge/services/internal/app"
+	"github.com/surge-mq/surge/services/internal/env"
+	"github.com/surge-mq/surge/services/internal/pgtest"
+	"github.com/surge-mq/surge/services/internal/svctest"
+	"github.com/surge-mq/surge/services/points"
+)
+
+var pointsSpec = app.Spec[points.Config]{
+	Name:        "points",
+	DefaultAddr: ":8083",
+	Env: func(e *env.Reader) points.Config {
+		return points.Config{SkipIdempotency: e.Bool("TEACH_SKIP_IDEMPOTENCY", false)}
+	},
+	Build: func(c app.Common, cfg points.Config, pool *pgxpool.Pool) (app.Service, error) {
+		cfg.Pool, cfg.NameServers, cfg.Logger = pool, c.NameServers, c.Logger
+		return points.New(cfg), nil
+	},
+}
+
+func lookup(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+// syncBuffer is a log destination the test reads while Run writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// A service binary migrates its empty schema as its own role, creates
+// the topics, becomes ready, serves, and stops cleanly when its context
+// ends.
+func TestRunMigratesServesAndStops(t *testing.T) {
+	t.Parallel()
+	c := mqtest.Start(t)
+	db := pgtest.New(t)
+	admin, err := pgx.Connect(context.Background(), db.AdminURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An empty schema, as bootstrap.sql leaves it before the first start.
+	if _, err := admin.Exec(context.Background(), "DROP SCHEMA points CASCADE; CREATE SCHEMA points AUTHORIZATION points_svc"); err != nil {
+		t.Fatal(err)
+	}
+	admin.Close(context.Background())
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	vars := map[string]string{"HTTP_ADDR": addr, "NAMESRV_ADDR": c.NamesrvAddr, "DATABASE_URL": db.URL("points"), "LOG_FORMAT": "json"}
+	var logs syncBuffer
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx, pointsSpec, env.New(lookup(vars)), &logs) }()
+
+	url := "http://" + addr
+	svctest.WaitFor(t, 60*time.Second, "readiness", func() bool {
+		select {
+		case err := <-done:
+			t.Fatalf("Run returned early: %v\n%s", err, logs.String())
+		default:
+		}
+		resp, err := http.Get(url + "/readyz")
+		if err != nil {
+			return false // not listening yet
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	var a points.Account
+	if code, raw := svctest.Do(t, "GET", url+"/points/ann", nil, &a); code != 200 || a.UserID != "ann" {
+		t.Fatalf("GET /points/ann: %d %s", code, raw)
+	}
+	// Without a broker the service is alive but not ready, and says why.
+	c.StopBroker()
+	svctest.WaitFor(t, 30*time.Second, "503 naming the broker", func() bool {
+		code, raw := svctest.Do(t, "GET", url+"/readyz", nil, nil)
+		return code == 503 && svctest.ErrorCode(raw) == "not_ready" && strings.Contains(raw, "broker")
+	})
+	if code, _ := svctest.Do(t, "GET", url+"/healthz", nil, nil); code != 200 {
+		t.Fatalf("healthz %d without a broker", code)
+	}
+	c.StartBroker()
+	stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return after its context ended")
+	}
+	for _, want := range []string{`"msg":"migration applied"`, `"service":"points"`, `"msg":"shutting down"`} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("logs lack %s:\n%s", want, logs.String())
+		}
+	}
+}
+
+func TestRunReportsEveryConfigurationProblem(t *testing.T) {
+	t.Parallel()
+	err := app.Run(context.Background(), pointsSpec, env.New(lookup(map[string]string{
+		"LOG_FORMAT": "xml", "LOG_LEVEL": "loud", "TEACH_SKIP_IDEMPOTENCY": "sometimes", "SHUTDOWN_GRACE": "-1s",
+	})), &bytes.Buffer{})
+	if err == nil {
+		t.Fatal("Run accepted a bad configuration")
+	}
+	for _, want := range []string{"DATABASE_URL", "LOG_FORMAT", "LOG_LEVEL", "TEACH_SKIP_IDEMPOTENCY", "SHUTDOWN_GRACE"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not name %s:\n%v", want, err)
+		}
+	}
+}
