@@ -20,6 +20,7 @@ import (
 	"github.com/surge-mq/surge/services/internal/consume"
 	"github.com/surge-mq/surge/services/internal/httpx"
 	"github.com/surge-mq/surge/services/internal/pgtest"
+	"github.com/surge-mq/surge/services/internal/pipeline"
 	"github.com/surge-mq/surge/services/internal/svctest"
 	"github.com/surge-mq/surge/services/inventory"
 	"github.com/surge-mq/surge/services/order"
@@ -88,17 +89,17 @@ func startPlatform(t *testing.T) *platform {
 // start starts a service (again) on its database and the broker.
 func (p *platform) start(name string) {
 	p.t.Helper()
-	pool, ns := p.pools[name], []string{p.c.NamesrvAddr}
+	set := pipeline.Settings{Pool: p.pools[name], NameServers: []string{p.c.NamesrvAddr}, RelayInterval: 100 * time.Millisecond}
 	var s app.Service
 	switch name {
 	case "order":
-		s = order.New(order.Config{Pool: pool, NameServers: ns, RelayInterval: 100 * time.Millisecond})
+		s = order.New(order.Config{Settings: set})
 	case "inventory":
-		s = inventory.New(inventory.Config{Pool: pool, NameServers: ns, RelayInterval: 100 * time.Millisecond})
+		s = inventory.New(inventory.Config{Settings: set})
 	case "points":
-		s = points.New(points.Config{Pool: pool, NameServers: ns})
+		s = points.New(points.Config{Settings: set})
 	case "coupon":
-		s = coupon.New(coupon.Config{Pool: pool, NameServers: ns})
+		s = coupon.New(coupon.Config{Settings: set})
 	}
 	if err := s.Start(context.Background()); err != nil {
 		p.t.Fatalf("start %s: %v", name, err)

@@ -46,47 +46,27 @@ type Coupon struct {
 
 // Config configures the service.
 type Config struct {
-	Pool        *pgxpool.Pool
-	NameServers []string
-	// Logger; nil discards.
-	Logger *slog.Logger
-	// Group is the consumer group. Default "coupon-service".
-	Group string
-	// SkipIdempotency: teaching switch, see consume.Config.
-	SkipIdempotency bool
+	pipeline.Settings
 }
 
 // Service is the coupon service.
 type Service struct {
-	cfg  Config
+	pool *pgxpool.Pool
 	log  *slog.Logger
-	pipe *pipeline.Pipeline
+	*pipeline.Pipeline
 }
 
-// New returns the service; Start starts its consumer.
+// New returns the service; Start starts its consumer of OrderConfirmed,
+// Close stops it (the message in hand finishes), Stats counts events.
 func New(cfg Config) *Service {
-	if cfg.Group == "" {
-		cfg.Group = "coupon-service"
-	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	s := &Service{cfg: cfg, log: log}
-	s.pipe = pipeline.New(pipeline.Config{Group: cfg.Group, NameServers: cfg.NameServers, Pool: cfg.Pool, Logger: log, SkipIdempotency: cfg.SkipIdempotency})
-	consume.On(s.pipe.Router, events.TagOrderConfirmed,
+	set := cfg.Settings.WithDefaults("coupon")
+	s := &Service{pool: set.Pool, log: set.Logger, Pipeline: pipeline.New(pipeline.Config{Settings: set,
+		Subscriptions: []pipeline.Subscription{{Topic: events.TopicOrder, Tags: []string{events.TagOrderConfirmed}}}})}
+	consume.On(s.Router, events.TagOrderConfirmed,
 		func(ev *events.OrderConfirmed) string { return events.Key(events.TagOrderConfirmed, ev.OrderID) },
 		s.onOrderConfirmed)
 	return s
 }
-
-// Start starts consuming OrderConfirmed.
-func (s *Service) Start(ctx context.Context) error {
-	return s.pipe.Start(ctx, pipeline.Subscription{Topic: events.TopicOrder, Tags: []string{events.TagOrderConfirmed}})
-}
-
-// Close stops consuming; the message in hand finishes.
-func (s *Service) Close() error { return s.pipe.Close() }
 
 func (s *Service) onOrderConfirmed(ctx context.Context, tx pgx.Tx, ev *events.OrderConfirmed) error {
 	if ev.Coupon != "" {
@@ -111,7 +91,7 @@ func (s *Service) onOrderConfirmed(ctx context.Context, tx pgx.Tx, ev *events.Or
 
 // ByUser lists a user's coupons, oldest first.
 func (s *Service) ByUser(ctx context.Context, user string) ([]Coupon, error) {
-	rows, err := s.cfg.Pool.Query(ctx, `SELECT code, user_id, value_cents, source_order, used_order, used_at, created_at
+	rows, err := s.pool.Query(ctx, `SELECT code, user_id, value_cents, source_order, used_order, used_at, created_at
 		FROM coupons WHERE user_id = $1 ORDER BY created_at, code`, user)
 	if err != nil {
 		return nil, fmt.Errorf("coupons of %s: %w", user, err)
@@ -127,9 +107,6 @@ func (s *Service) ByUser(ctx context.Context, user string) ([]Coupon, error) {
 }
 
 var userPattern = regexp.MustCompile(`^[A-Za-z0-9._@:-]{1,64}$`)
-
-// Stats counts the events the service's consumer applied and skipped.
-func (s *Service) Stats() consume.Stats { return s.pipe.Router.Stats() }
 
 // Routes adds GET /coupons?user=.
 func (s *Service) Routes(r chi.Router) {

@@ -5,16 +5,17 @@ import (
 
 	"github.com/surge-mq/surge/services/events"
 	"github.com/surge-mq/surge/services/internal/pgtest"
+	"github.com/surge-mq/surge/services/internal/pipeline"
 	"github.com/surge-mq/surge/services/internal/svctest"
 )
 
 func TestCouponIssueAndUse(t *testing.T) {
 	t.Parallel()
-	s := New(Config{Pool: pgtest.New(t).Pool(t, "coupon")})
+	s := New(Config{pipeline.Settings{Pool: pgtest.New(t).Pool(t, "coupon")}})
 	deliver := func(ev events.OrderConfirmed) {
 		for range 2 { // every event twice: redelivery changes nothing
 			e := ev
-			svctest.Deliver(t, s.pipe.Router.Handle, svctest.Message(events.TopicOrder, events.TagOrderConfirmed, &e))
+			svctest.Deliver(t, s.Router.Handle, svctest.Message(events.TopicOrder, events.TagOrderConfirmed, &e))
 		}
 	}
 	deliver(events.OrderConfirmed{OrderID: "small", UserID: "bob", AmountCents: MinOrderCents - 1})

@@ -11,10 +11,10 @@ import (
 )
 
 func (s *Service) routeEvents() {
-	consume.On(s.pipe.Router, events.TagOrderCreated,
+	consume.On(s.Router, events.TagOrderCreated,
 		func(ev *events.OrderCreated) string { return events.Key(events.TagOrderCreated, ev.OrderID) },
 		s.onOrderCreated)
-	consume.On(s.pipe.Router, events.TagOrderCancelled,
+	consume.On(s.Router, events.TagOrderCancelled,
 		func(ev *events.OrderCancelled) string { return events.Key(events.TagOrderCancelled, ev.OrderID) },
 		s.onOrderCancelled)
 }

@@ -66,7 +66,7 @@ func TestInventoryReservesAllItemsOrNone(t *testing.T) {
 	s, pool := newService(t, Config{})
 	setStock(t, s, "A", 250, 5)
 	setStock(t, s, "B", 1000, 1)
-	h := s.pipe.Router.Handle
+	h := s.Router.Handle
 
 	svctest.Deliver(t, h, created("o1", events.Item{SKU: "A", Quantity: 2}, events.Item{SKU: "B", Quantity: 2}))
 	if a, b := stockOf(t, s, "A"), stockOf(t, s, "B"); a != 5 || b != 1 {
@@ -98,7 +98,7 @@ func TestInventoryRedeliveryChangesNothing(t *testing.T) {
 	t.Parallel()
 	s, pool := newService(t, Config{})
 	setStock(t, s, "A", 100, 10)
-	h := s.pipe.Router.Handle
+	h := s.Router.Handle
 	for range 3 { // the same fact under three message IDs
 		svctest.Deliver(t, h, created("o1", events.Item{SKU: "A", Quantity: 4}))
 	}
@@ -114,7 +114,7 @@ func TestInventoryReleasesStockOfCancelledOrder(t *testing.T) {
 	t.Parallel()
 	s, _ := newService(t, Config{})
 	setStock(t, s, "A", 100, 10)
-	h := s.pipe.Router.Handle
+	h := s.Router.Handle
 	svctest.Deliver(t, h, created("o1", events.Item{SKU: "A", Quantity: 4}))
 	cancel := func() *client.MessageExt {
 		return svctest.Message(events.TopicOrder, events.TagOrderCancelled, &events.OrderCancelled{OrderID: "o1", UserID: "u1", Reason: "test"})
@@ -146,7 +146,7 @@ func TestInventoryConcurrentOrders(t *testing.T) {
 			var wg sync.WaitGroup
 			for i := range 40 {
 				wg.Go(func() {
-					if err := s.pipe.Router.Handle(context.Background(), []*client.MessageExt{created(fmt.Sprint("o", i), events.Item{SKU: "HOT", Quantity: 1})}); err != nil {
+					if err := s.Router.Handle(context.Background(), []*client.MessageExt{created(fmt.Sprint("o", i), events.Item{SKU: "HOT", Quantity: 1})}); err != nil {
 						t.Error(err)
 					}
 				})

@@ -14,6 +14,7 @@ import (
 	"github.com/surge-mq/surge/services/events"
 	"github.com/surge-mq/surge/services/internal/bus"
 	"github.com/surge-mq/surge/services/internal/pgtest"
+	"github.com/surge-mq/surge/services/internal/pipeline"
 	"github.com/surge-mq/surge/services/internal/svctest"
 )
 
@@ -40,7 +41,7 @@ func start(t *testing.T) fixture {
 		t.Fatal(err)
 	}
 	pool := pgtest.New(t).Pool(t, "order")
-	s := New(Config{Pool: pool, NameServers: []string{c.NamesrvAddr}, RelayInterval: 50 * time.Millisecond})
+	s := New(Config{Settings: pipeline.Settings{Pool: pool, NameServers: []string{c.NamesrvAddr}, RelayInterval: 50 * time.Millisecond}})
 	if err := s.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +234,7 @@ func TestOrderTransactionCheck(t *testing.T) {
 		m.Properties = protocol.SetProperty(m.Properties, orderIDProperty, id)
 		m.BornTimestamp = time.Now().Add(-age).UnixMilli()
 		// A service restarted since the order was placed: nothing in memory.
-		return listener{New(Config{Pool: f.pool})}.Check(context.Background(), m)
+		return listener{New(Config{Settings: pipeline.Settings{Pool: f.pool}})}.Check(context.Background(), m)
 	}
 	if got := check(o.ID, 0); got != client.TxCommit {
 		t.Errorf("stored order: %v, want commit", got)

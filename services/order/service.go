@@ -11,7 +11,6 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/surge-mq/surge/mq/client"
 	"github.com/surge-mq/surge/services/events"
@@ -21,17 +20,7 @@ import (
 
 // Config configures the service.
 type Config struct {
-	Pool        *pgxpool.Pool
-	NameServers []string
-	// Logger; nil discards.
-	Logger *slog.Logger
-	// Group is the consumer and producer group. Default "order-service".
-	Group string
-	// SkipIdempotency: teaching switch, see consume.Config.
-	SkipIdempotency bool
-	// RelayInterval is how often the outbox is polled without a kick.
-	// Default 1s.
-	RelayInterval time.Duration
+	pipeline.Settings
 	// CheckGrace is how long the broker's check of an OrderCreated whose
 	// order is not in the database is answered "unknown" (its local
 	// transaction may still be running) before it is rolled back.
@@ -42,6 +31,7 @@ type Config struct {
 // Service is the order service.
 type Service struct {
 	cfg   Config
+	set   pipeline.Settings
 	log   *slog.Logger
 	store *store
 	tp    *client.TransactionProducer
@@ -55,36 +45,28 @@ type Service struct {
 
 // New returns the service; Start connects it to the broker.
 func New(cfg Config) *Service {
-	if cfg.Group == "" {
-		cfg.Group = "order-service"
-	}
 	if cfg.CheckGrace == 0 {
 		cfg.CheckGrace = time.Minute
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &Service{cfg: cfg, log: log, store: &store{pool: cfg.Pool}}
+	set := cfg.Settings.WithDefaults("order")
+	return &Service{cfg: cfg, set: set, log: set.Logger, store: &store{pool: set.Pool}}
 }
 
 // Start makes the transactional producer and starts consuming
 // STOCK_EVENTS and SECKILL_REQUESTS and relaying the outbox.
 func (s *Service) Start(ctx context.Context) error {
-	tp, err := client.NewTransactionProducer(listener{s}, client.WithNameServers(s.cfg.NameServers...),
-		client.WithGroup(s.cfg.Group), client.WithLogger(s.log))
+	tp, err := client.NewTransactionProducer(listener{s}, client.WithNameServers(s.set.NameServers...),
+		client.WithGroup(s.set.Group), client.WithLogger(s.log))
 	if err != nil {
 		return fmt.Errorf("order: transaction producer: %w", err)
 	}
 	s.tp = tp
-	s.pipe = pipeline.New(pipeline.Config{
-		Group: s.cfg.Group, NameServers: s.cfg.NameServers, Pool: s.cfg.Pool, Logger: s.log,
-		SkipIdempotency: s.cfg.SkipIdempotency, Outbox: true, Producer: tp.Producer, RelayInterval: s.cfg.RelayInterval,
-	})
+	s.pipe = pipeline.New(pipeline.Config{Settings: s.set, Outbox: true, Producer: tp.Producer, Subscriptions: []pipeline.Subscription{
+		{Topic: events.TopicStock, Tags: []string{events.TagStockReserved, events.TagStockRejected}},
+		{Topic: events.TopicSeckill, Tags: []string{events.TagSeckillRequested}},
+	}})
 	s.routeEvents()
-	err = s.pipe.Start(ctx,
-		pipeline.Subscription{Topic: events.TopicStock, Tags: []string{events.TagStockReserved, events.TagStockRejected}},
-		pipeline.Subscription{Topic: events.TopicSeckill, Tags: []string{events.TagSeckillRequested}})
+	err = s.pipe.Start(ctx)
 	if err != nil {
 		tp.Close()
 		return err
@@ -105,7 +87,7 @@ func (s *Service) Close() error {
 }
 
 // Stats counts the events the service's consumer applied and skipped.
-func (s *Service) Stats() consume.Stats { return s.pipe.Router.Stats() }
+func (s *Service) Stats() consume.Stats { return s.pipe.Stats() }
 
 // Routes adds the HTTP API.
 func (s *Service) Routes(r chi.Router) { s.routes(r) }
@@ -154,7 +136,7 @@ func (s *Service) sendCreated(ctx context.Context, o Order, store func(ctx conte
 		return err
 	}
 	l := &local{run: func(ctx context.Context) (stored bool, err error) {
-		err = pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
+		err = pgx.BeginFunc(ctx, s.set.Pool, func(tx pgx.Tx) error {
 			stored, err = store(ctx, tx)
 			return err
 		})

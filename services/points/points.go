@@ -43,50 +43,30 @@ type Account struct {
 	Ledger  []Entry `json:"ledger"`
 }
 
-// Config configures the service.
+// Config configures the service. With SkipIdempotency (a teaching
+// switch) a redelivered OrderConfirmed pays its points twice.
 type Config struct {
-	Pool        *pgxpool.Pool
-	NameServers []string
-	// Logger; nil discards.
-	Logger *slog.Logger
-	// Group is the consumer group. Default "points-service".
-	Group string
-	// SkipIdempotency: teaching switch, see consume.Config. With it on, a
-	// redelivered OrderConfirmed pays its points twice.
-	SkipIdempotency bool
+	pipeline.Settings
 }
 
 // Service is the points service.
 type Service struct {
-	cfg  Config
+	pool *pgxpool.Pool
 	log  *slog.Logger
-	pipe *pipeline.Pipeline
+	*pipeline.Pipeline
 }
 
-// New returns the service; Start starts its consumer.
+// New returns the service; Start starts its consumer of OrderConfirmed,
+// Close stops it (the message in hand finishes), Stats counts events.
 func New(cfg Config) *Service {
-	if cfg.Group == "" {
-		cfg.Group = "points-service"
-	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	s := &Service{cfg: cfg, log: log}
-	s.pipe = pipeline.New(pipeline.Config{Group: cfg.Group, NameServers: cfg.NameServers, Pool: cfg.Pool, Logger: log, SkipIdempotency: cfg.SkipIdempotency})
-	consume.On(s.pipe.Router, events.TagOrderConfirmed,
+	set := cfg.Settings.WithDefaults("points")
+	s := &Service{pool: set.Pool, log: set.Logger, Pipeline: pipeline.New(pipeline.Config{Settings: set,
+		Subscriptions: []pipeline.Subscription{{Topic: events.TopicOrder, Tags: []string{events.TagOrderConfirmed}}}})}
+	consume.On(s.Router, events.TagOrderConfirmed,
 		func(ev *events.OrderConfirmed) string { return events.Key(events.TagOrderConfirmed, ev.OrderID) },
 		s.onOrderConfirmed)
 	return s
 }
-
-// Start starts consuming OrderConfirmed.
-func (s *Service) Start(ctx context.Context) error {
-	return s.pipe.Start(ctx, pipeline.Subscription{Topic: events.TopicOrder, Tags: []string{events.TagOrderConfirmed}})
-}
-
-// Close stops consuming; the message in hand finishes.
-func (s *Service) Close() error { return s.pipe.Close() }
 
 // ReasonOrder is the ledger reason of points earned by an order.
 const ReasonOrder = "order_confirmed"
@@ -111,11 +91,11 @@ func (s *Service) onOrderConfirmed(ctx context.Context, tx pgx.Tx, ev *events.Or
 // without points has balance 0 and an empty ledger.
 func (s *Service) Account(ctx context.Context, user string) (Account, error) {
 	a := Account{UserID: user, Ledger: []Entry{}}
-	err := s.cfg.Pool.QueryRow(ctx, "SELECT balance FROM accounts WHERE user_id = $1", user).Scan(&a.Balance)
+	err := s.pool.QueryRow(ctx, "SELECT balance FROM accounts WHERE user_id = $1", user).Scan(&a.Balance)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return a, fmt.Errorf("account %s: %w", user, err)
 	}
-	rows, err := s.cfg.Pool.Query(ctx, "SELECT order_id, points, reason, created_at FROM ledger WHERE user_id = $1 ORDER BY id", user)
+	rows, err := s.pool.Query(ctx, "SELECT order_id, points, reason, created_at FROM ledger WHERE user_id = $1 ORDER BY id", user)
 	if err != nil {
 		return a, fmt.Errorf("ledger of %s: %w", user, err)
 	}
@@ -128,9 +108,6 @@ func (s *Service) Account(ctx context.Context, user string) (Account, error) {
 }
 
 var userPattern = regexp.MustCompile(`^[A-Za-z0-9._@:-]{1,64}$`)
-
-// Stats counts the events the service's consumer applied and skipped.
-func (s *Service) Stats() consume.Stats { return s.pipe.Router.Stats() }
 
 // Routes adds GET /points/{user}.
 func (s *Service) Routes(r chi.Router) {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/surge-mq/surge/services/events"
 	"github.com/surge-mq/surge/services/internal/pgtest"
+	"github.com/surge-mq/surge/services/internal/pipeline"
 	"github.com/surge-mq/surge/services/internal/svctest"
 )
 
@@ -26,10 +27,10 @@ func TestPointsRedelivery(t *testing.T) {
 	}{{"idempotent", false, 12 + 3}, {"without idempotency record (teaching switch)", true, 2 * (12 + 3)}} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			s := New(Config{Pool: pgtest.New(t).Pool(t, "points"), SkipIdempotency: c.skip})
+			s := New(Config{pipeline.Settings{Pool: pgtest.New(t).Pool(t, "points"), SkipIdempotency: c.skip}})
 			for _, ev := range []func() *events.OrderConfirmed{confirmed("o1", "ann", 1299), confirmed("o2", "ann", 399), confirmed("o3", "ann", 99)} {
 				for range 2 {
-					svctest.Deliver(t, s.pipe.Router.Handle, svctest.Message(events.TopicOrder, events.TagOrderConfirmed, ev()))
+					svctest.Deliver(t, s.Router.Handle, svctest.Message(events.TopicOrder, events.TagOrderConfirmed, ev()))
 				}
 			}
 			url := svctest.Serve(t, s.Routes)
@@ -53,7 +54,7 @@ func TestPointsRedelivery(t *testing.T) {
 
 func TestPointsHTTP(t *testing.T) {
 	t.Parallel()
-	s := New(Config{Pool: pgtest.New(t).Pool(t, "points")})
+	s := New(Config{pipeline.Settings{Pool: pgtest.New(t).Pool(t, "points")}})
 	url := svctest.Serve(t, s.Routes)
 	var a Account
 	if code, raw := svctest.Do(t, "GET", url+"/points/nobody", nil, &a); code != 200 || a.Balance != 0 || a.Ledger == nil || len(a.Ledger) != 0 {

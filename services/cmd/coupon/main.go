@@ -3,23 +3,12 @@
 package main
 
 import (
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/surge-mq/surge/services/coupon"
 	"github.com/surge-mq/surge/services/internal/app"
-	"github.com/surge-mq/surge/services/internal/env"
+	"github.com/surge-mq/surge/services/internal/pipeline"
 )
 
 func main() {
-	app.Main(app.Spec[coupon.Config]{
-		Name:        "coupon",
-		DefaultAddr: ":8084",
-		Env: func(e *env.Reader) coupon.Config {
-			return coupon.Config{SkipIdempotency: e.Bool("TEACH_SKIP_IDEMPOTENCY", false)}
-		},
-		Build: func(c app.Common, cfg coupon.Config, pool *pgxpool.Pool) (app.Service, error) {
-			cfg.Pool, cfg.NameServers, cfg.Logger = pool, c.NameServers, c.Logger
-			return coupon.New(cfg), nil
-		},
-	})
+	app.Main(app.Spec[struct{}]{Name: "coupon", DefaultAddr: ":8084",
+		Build: func(set pipeline.Settings, _ struct{}) app.Service { return coupon.New(coupon.Config{Settings: set}) }})
 }

@@ -3,10 +3,9 @@
 package main
 
 import (
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/surge-mq/surge/services/internal/app"
 	"github.com/surge-mq/surge/services/internal/env"
+	"github.com/surge-mq/surge/services/internal/pipeline"
 	"github.com/surge-mq/surge/services/order"
 )
 
@@ -15,15 +14,11 @@ func main() {
 		Name:        "order",
 		DefaultAddr: ":8081",
 		Env: func(e *env.Reader) order.Config {
-			return order.Config{
-				SkipIdempotency: e.Bool("TEACH_SKIP_IDEMPOTENCY", false),
-				RelayInterval:   e.Duration("OUTBOX_INTERVAL", 0),
-				CheckGrace:      e.Duration("TX_CHECK_GRACE", 0),
-			}
+			return order.Config{CheckGrace: e.Duration("TX_CHECK_GRACE", 0)}
 		},
-		Build: func(c app.Common, cfg order.Config, pool *pgxpool.Pool) (app.Service, error) {
-			cfg.Pool, cfg.NameServers, cfg.Logger = pool, c.NameServers, c.Logger
-			return order.New(cfg), nil
+		Build: func(set pipeline.Settings, cfg order.Config) app.Service {
+			cfg.Settings = set
+			return order.New(cfg)
 		},
 	})
 }

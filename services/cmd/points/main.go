@@ -3,23 +3,12 @@
 package main
 
 import (
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/surge-mq/surge/services/internal/app"
-	"github.com/surge-mq/surge/services/internal/env"
+	"github.com/surge-mq/surge/services/internal/pipeline"
 	"github.com/surge-mq/surge/services/points"
 )
 
 func main() {
-	app.Main(app.Spec[points.Config]{
-		Name:        "points",
-		DefaultAddr: ":8083",
-		Env: func(e *env.Reader) points.Config {
-			return points.Config{SkipIdempotency: e.Bool("TEACH_SKIP_IDEMPOTENCY", false)}
-		},
-		Build: func(c app.Common, cfg points.Config, pool *pgxpool.Pool) (app.Service, error) {
-			cfg.Pool, cfg.NameServers, cfg.Logger = pool, c.NameServers, c.Logger
-			return points.New(cfg), nil
-		},
-	})
+	app.Main(app.Spec[struct{}]{Name: "points", DefaultAddr: ":8083",
+		Build: func(set pipeline.Settings, _ struct{}) app.Service { return points.New(points.Config{Settings: set}) }})
 }

@@ -12,6 +12,8 @@
 //	LOG_FORMAT     text | json (default text)
 //	LOG_LEVEL      debug | info | warn | error (default info)
 //	SHUTDOWN_GRACE how long in-flight HTTP requests may take at shutdown (default 10s)
+//	OUTBOX_INTERVAL how often an outbox is polled without a kick (default 1s)
+//	TEACH_SKIP_IDEMPOTENCY teaching switch: consume without idempotency records (default false)
 package app
 
 import (
@@ -26,7 +28,6 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/surge-mq/surge/mq/client"
@@ -35,6 +36,7 @@ import (
 	"github.com/surge-mq/surge/services/internal/httpx"
 	"github.com/surge-mq/surge/services/internal/migrate"
 	"github.com/surge-mq/surge/services/internal/pg"
+	"github.com/surge-mq/surge/services/internal/pipeline"
 )
 
 // Service is what a service package hands the runner.
@@ -47,13 +49,11 @@ type Service interface {
 	Close() error
 }
 
-// Common holds the settings every service has.
+// Common holds the settings of the runner itself.
 type Common struct {
 	HTTPAddr      string
-	NameServers   []string
 	DatabaseURL   string
 	ShutdownGrace time.Duration
-	Logger        *slog.Logger
 }
 
 // Spec describes one service binary; C is its own settings.
@@ -62,10 +62,11 @@ type Spec[C any] struct {
 	Name string
 	// DefaultAddr is HTTP_ADDR's default.
 	DefaultAddr string
-	// Env reads the service's own variables.
+	// Env reads the service's own variables; nil if it has none.
 	Env func(e *env.Reader) C
-	// Build makes the service.
-	Build func(c Common, own C, pool *pgxpool.Pool) (Service, error)
+	// Build makes the service from the common settings (pool, broker,
+	// logger, idempotency switch) and its own.
+	Build func(set pipeline.Settings, own C) Service
 }
 
 // Main runs spec until SIGINT or SIGTERM and exits.
@@ -83,18 +84,28 @@ func Main[C any](spec Spec[C]) {
 func Run[C any](ctx context.Context, spec Spec[C], e *env.Reader, logOut io.Writer) error {
 	c := Common{
 		HTTPAddr:      e.String("HTTP_ADDR", spec.DefaultAddr),
-		NameServers:   e.List("NAMESRV_ADDR", "127.0.0.1:9876", ";"),
 		DatabaseURL:   e.Required("DATABASE_URL"),
 		ShutdownGrace: e.Duration("SHUTDOWN_GRACE", 10*time.Second),
 	}
+	set := pipeline.Settings{
+		NameServers:     e.List("NAMESRV_ADDR", "127.0.0.1:9876", ";"),
+		SkipIdempotency: e.Bool("TEACH_SKIP_IDEMPOTENCY", false),
+		RelayInterval:   e.Duration("OUTBOX_INTERVAL", 0),
+	}
 	format := e.OneOf("LOG_FORMAT", "text", "text", "json")
 	level := e.OneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error")
-	own := spec.Env(e)
+	var own C
+	if spec.Env != nil {
+		own = spec.Env(e)
+	}
 	if err := e.Err(); err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
-	c.Logger = NewLogger(logOut, format, level).With("service", spec.Name)
-	log := c.Logger
+	log := NewLogger(logOut, format, level).With("service", spec.Name)
+	set.Logger = log
+	if set.SkipIdempotency {
+		log.Warn("teaching switch TEACH_SKIP_IDEMPOTENCY is on: redelivered events take effect again")
+	}
 
 	pool, err := pg.Open(ctx, c.DatabaseURL, 0)
 	if err != nil {
@@ -107,7 +118,8 @@ func Run[C any](ctx context.Context, spec Spec[C], e *env.Reader, logOut io.Writ
 	if err != nil {
 		return err
 	}
-	admin, err := client.NewAdmin(client.WithNameServers(c.NameServers...), client.WithLogger(log))
+	set.Pool = pool
+	admin, err := client.NewAdmin(client.WithNameServers(set.NameServers...), client.WithLogger(log))
 	if err != nil {
 		return err
 	}
@@ -115,10 +127,7 @@ func Run[C any](ctx context.Context, spec Spec[C], e *env.Reader, logOut io.Writ
 	if err := waitForTopics(ctx, admin, log); err != nil {
 		return err
 	}
-	svc, err := spec.Build(c, own, pool)
-	if err != nil {
-		return err
-	}
+	svc := spec.Build(set, own)
 	if err := svc.Start(ctx); err != nil {
 		return err
 	}

@@ -11,27 +11,19 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/surge-mq/surge/mq/mqtest"
 	"github.com/surge-mq/surge/services/internal/app"
 	"github.com/surge-mq/surge/services/internal/env"
 	"github.com/surge-mq/surge/services/internal/pgtest"
+	"github.com/surge-mq/surge/services/internal/pipeline"
 	"github.com/surge-mq/surge/services/internal/svctest"
 	"github.com/surge-mq/surge/services/points"
 )
 
-var pointsSpec = app.Spec[points.Config]{
-	Name:        "points",
-	DefaultAddr: ":8083",
-	Env: func(e *env.Reader) points.Config {
-		return points.Config{SkipIdempotency: e.Bool("TEACH_SKIP_IDEMPOTENCY", false)}
-	},
-	Build: func(c app.Common, cfg points.Config, pool *pgxpool.Pool) (app.Service, error) {
-		cfg.Pool, cfg.NameServers, cfg.Logger = pool, c.NameServers, c.Logger
-		return points.New(cfg), nil
-	},
-}
+// pointsSpec runs the points service, as its binary does.
+var pointsSpec = app.Spec[struct{}]{Name: "points", DefaultAddr: ":8083",
+	Build: func(set pipeline.Settings, _ struct{}) app.Service { return points.New(points.Config{Settings: set}) }}
 
 func lookup(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }

@@ -87,37 +87,41 @@ func (r *Relay) Kick() {
 	}
 }
 
-// Run sends the outbox until ctx ends, then makes a last pass (bounded by
-// 5s) so that events committed before the shutdown leave with it.
+// Run sends the outbox until ctx ends, then makes a last pass so that
+// events committed before the shutdown leave with it. A pass is never cut
+// short by ctx (each is bounded by passTimeout): a pass interrupted
+// between its sends and its marks would send its events twice.
 func (r *Relay) Run(ctx context.Context) {
 	t := time.NewTicker(r.cfg.Interval)
 	defer t.Stop()
 	for {
-		n, err := r.Flush(ctx)
-		if err != nil && ctx.Err() == nil {
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), passTimeout)
+		n, err := r.Flush(pctx)
+		cancel()
+		stopping := ctx.Err() != nil
+		switch {
+		case err != nil && stopping:
+			r.log.Warn("outbox left unsent at shutdown; it is sent at the next start", "err", err)
+		case err != nil:
 			r.log.Warn("outbox relay pass failed; retrying", "err", err)
 		}
-		if err == nil && n == r.cfg.Batch {
+		full := err == nil && n == r.cfg.Batch
+		if full {
 			continue // more waiting
 		}
+		if stopping {
+			return
+		}
 		select {
-		case <-ctx.Done():
-			fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			for {
-				n, err := r.Flush(fctx)
-				if err != nil {
-					r.log.Warn("outbox left unsent at shutdown; it is sent at the next start", "err", err)
-				}
-				if err != nil || n < r.cfg.Batch {
-					return
-				}
-			}
+		case <-ctx.Done(): // one last pass
 		case <-r.kick:
 		case <-t.C:
 		}
 	}
 }
+
+// passTimeout bounds one pass of the relay.
+const passTimeout = 30 * time.Second
 
 // Flush sends up to Batch unsent rows in id order and marks them sent;
 // it stops at the first failed send (marking those before it). It returns

@@ -23,22 +23,47 @@ import (
 	"github.com/surge-mq/surge/services/internal/outbox"
 )
 
-// Config configures a Pipeline.
-type Config struct {
-	// Group is the consumer (and producer) group, e.g. "inventory-service".
-	Group       string
-	NameServers []string
+// Settings are the event-side settings every service has; each
+// service's Config embeds them.
+type Settings struct {
+	// Pool is the service's database (its own role and schema).
 	Pool        *pgxpool.Pool
+	NameServers []string
 	// Logger; nil discards.
 	Logger *slog.Logger
-	// SkipIdempotency is consume.Config's teaching switch.
+	// Group is the consumer (and producer) group. Default
+	// "<service>-service".
+	Group string
+	// SkipIdempotency is a teaching switch: events are applied without
+	// recording their key, so a redelivered event takes effect twice (see
+	// consume.Config). Off by default.
 	SkipIdempotency bool
+	// RelayInterval is how often the outbox (if the service has one) is
+	// polled when nothing kicks it. Default 1s.
+	RelayInterval time.Duration
+}
+
+// WithDefaults fills the zero fields: Group "<service>-service", a
+// discarding Logger.
+func (s Settings) WithDefaults(service string) Settings {
+	if s.Group == "" {
+		s.Group = service + "-service"
+	}
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	return s
+}
+
+// Config configures a Pipeline.
+type Config struct {
+	Settings
 	// Outbox runs a relay for the service's outbox table.
 	Outbox bool
 	// Producer sends the outbox; nil makes one of Group (closed by Close).
 	Producer *client.Producer
-	// RelayInterval is outbox.Config.Interval.
-	RelayInterval time.Duration
+	// Subscriptions are the topics and tags Start consumes.
+	Subscriptions []Subscription
 }
 
 // Pipeline is a service's consumer and outbox relay. Register routes on
@@ -86,8 +111,11 @@ type Subscription struct {
 	Tags  []string
 }
 
-// Start starts the relay and the consumer of subs.
-func (p *Pipeline) Start(ctx context.Context, subs ...Subscription) error {
+// Stats counts the events the consumer applied and skipped.
+func (p *Pipeline) Stats() consume.Stats { return p.Router.Stats() }
+
+// Start starts the relay and the consumer of the subscriptions.
+func (p *Pipeline) Start(ctx context.Context) error {
 	if p.cfg.Outbox {
 		p.producer = p.cfg.Producer
 		if p.producer == nil {
@@ -103,7 +131,7 @@ func (p *Pipeline) Start(ctx context.Context, subs ...Subscription) error {
 		p.wg.Go(func() { p.relay.Run(rctx) })
 	}
 	var bs []bus.Subscription
-	for _, s := range subs {
+	for _, s := range p.cfg.Subscriptions {
 		tags := slices.Sorted(slices.Values(s.Tags))
 		expr := tags[0]
 		for _, t := range tags[1:] {
