@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -62,9 +61,7 @@ func New(cfg Config) *Service {
 	set := cfg.Settings.WithDefaults("coupon")
 	s := &Service{pool: set.Pool, log: set.Logger, Pipeline: pipeline.New(pipeline.Config{Settings: set,
 		Subscriptions: []pipeline.Subscription{{Topic: events.TopicOrder, Tags: []string{events.TagOrderConfirmed}}}})}
-	consume.On(s.Router, events.TagOrderConfirmed,
-		func(ev *events.OrderConfirmed) string { return events.Key(events.TagOrderConfirmed, ev.OrderID) },
-		s.onOrderConfirmed)
+	consume.On(s.Router, events.TagOrderConfirmed, s.onOrderConfirmed)
 	return s
 }
 
@@ -106,14 +103,12 @@ func (s *Service) ByUser(ctx context.Context, user string) ([]Coupon, error) {
 	return cs, nil
 }
 
-var userPattern = regexp.MustCompile(`^[A-Za-z0-9._@:-]{1,64}$`)
-
 // Routes adds GET /coupons?user=.
 func (s *Service) Routes(r chi.Router) {
 	r.Get("/coupons", httpx.Handle(s.log, func(w http.ResponseWriter, r *http.Request) error {
 		user := r.URL.Query().Get("user")
-		if !userPattern.MatchString(user) {
-			return httpx.BadRequest("query parameter user: required, 1 to 64 letters, digits or ._@:-")
+		if !events.ValidID(user) {
+			return httpx.BadRequest("query parameter user: required, %s", events.IDRule)
 		}
 		cs, err := s.ByUser(r.Context(), user)
 		if err != nil {

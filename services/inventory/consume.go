@@ -11,12 +11,8 @@ import (
 )
 
 func (s *Service) routeEvents() {
-	consume.On(s.Router, events.TagOrderCreated,
-		func(ev *events.OrderCreated) string { return events.Key(events.TagOrderCreated, ev.OrderID) },
-		s.onOrderCreated)
-	consume.On(s.Router, events.TagOrderCancelled,
-		func(ev *events.OrderCancelled) string { return events.Key(events.TagOrderCancelled, ev.OrderID) },
-		s.onOrderCancelled)
+	consume.On(s.Router, events.TagOrderCreated, s.onOrderCreated)
+	consume.On(s.Router, events.TagOrderCancelled, s.onOrderCancelled)
 }
 
 // onOrderCreated reserves the order's stock and answers StockReserved or

@@ -6,6 +6,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/surge-mq/surge/services/events"
 	"github.com/surge-mq/surge/services/internal/httpx"
 )
 
@@ -51,8 +52,8 @@ const maxStock = 1_000_000_000
 
 func (s *Service) putProduct(w http.ResponseWriter, r *http.Request) error {
 	sku := chi.URLParam(r, "sku")
-	if !skuPattern.MatchString(sku) {
-		return httpx.BadRequest("sku %q: want 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", sku)
+	if !events.ValidSKU(sku) {
+		return httpx.BadRequest("sku %q: want %s", sku, events.SKURule)
 	}
 	var req putRequest
 	if err := httpx.Decode(r, &req); err != nil {

@@ -12,7 +12,6 @@ package inventory
 import (
 	"errors"
 	"log/slog"
-	"regexp"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -32,8 +31,6 @@ type Product struct {
 
 // ErrNotFound is returned for an unknown SKU.
 var ErrNotFound = errors.New("inventory: product not found")
-
-var skuPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 // Config configures the service.
 type Config struct {

@@ -14,12 +14,8 @@ import (
 )
 
 func (s *Service) routeEvents() {
-	consume.On(s.pipe.Router, events.TagStockReserved,
-		func(ev *events.StockReserved) string { return events.Key(events.TagStockReserved, ev.OrderID) },
-		s.onStockReserved)
-	consume.On(s.pipe.Router, events.TagStockRejected,
-		func(ev *events.StockRejected) string { return events.Key(events.TagStockRejected, ev.OrderID) },
-		s.onStockRejected)
+	consume.On(s.pipe.Router, events.TagStockReserved, s.onStockReserved)
+	consume.On(s.pipe.Router, events.TagStockRejected, s.onStockRejected)
 	s.pipe.Router.HandleRaw(events.TagSeckillRequested, s.onSeckillRequested)
 }
 
@@ -73,21 +69,20 @@ func (s *Service) onSeckillRequested(ctx context.Context, m *client.MessageExt) 
 	if err := events.Decode(m.Body, &ev); err != nil {
 		return err
 	}
-	if !idPattern.MatchString(ev.RequestID) {
+	if !events.ValidID(ev.RequestID) {
 		s.log.Error("flash-sale request without a usable request_id dropped", "msgId", m.MsgID, "request", ev.RequestID)
 		return nil
 	}
-	key := events.Key(events.TagSeckillRequested, ev.RequestID)
 	o := Order{ID: uuid.Must(uuid.NewV7()).String(), UserID: ev.UserID, Status: StatusPending,
 		Items: []events.Item{{SKU: ev.Activity, Quantity: 1}}, Activity: ev.Activity, RequestID: ev.RequestID}
 	return s.sendCreated(ctx, o, func(ctx context.Context, tx pgx.Tx) (bool, error) {
-		if fresh, err := s.pipe.Router.Claim(ctx, tx, key); err != nil || !fresh {
+		if fresh, err := s.pipe.Router.Claim(ctx, tx, ev.Key()); err != nil || !fresh {
 			return false, err
 		}
 		if added, err := s.store.addRequest(ctx, tx, &ev); err != nil || !added {
 			return false, err
 		}
-		if !idPattern.MatchString(ev.UserID) || !skuPattern.MatchString(ev.Activity) {
+		if !events.ValidID(ev.UserID) || !events.ValidSKU(ev.Activity) {
 			return false, s.store.setRequest(ctx, tx, ev.RequestID, RequestRejected, "", ReasonInvalid)
 		}
 		_, err := s.store.insert(ctx, tx, o)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/surge-mq/surge/services/events"
 	"github.com/surge-mq/surge/services/internal/httpx"
 )
 
@@ -58,8 +59,8 @@ const listLimit = 100
 
 func (s *Service) listOrders(w http.ResponseWriter, r *http.Request) error {
 	user := r.URL.Query().Get("user")
-	if !idPattern.MatchString(user) {
-		return httpx.BadRequest("query parameter user: required, 1 to 64 letters, digits or ._@:-")
+	if !events.ValidID(user) {
+		return httpx.BadRequest("query parameter user: required, %s", events.IDRule)
 	}
 	os, err := s.store.byUser(r.Context(), user, listLimit)
 	if err != nil {

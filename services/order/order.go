@@ -18,7 +18,6 @@ package order
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"time"
 
 	"github.com/surge-mq/surge/services/events"
@@ -85,28 +84,23 @@ const (
 	MaxQuantity = 1000
 )
 
-var (
-	idPattern  = regexp.MustCompile(`^[A-Za-z0-9._@:-]{1,64}$`)
-	skuPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-)
-
 // Validate checks an order request and lists every problem at once; the
 // error wraps ErrInvalid.
 func (n NewOrder) Validate() error {
 	var errs []error
-	if !idPattern.MatchString(n.UserID) {
-		errs = append(errs, errors.New("user_id: required, 1 to 64 letters, digits or ._@:-"))
+	if !events.ValidID(n.UserID) {
+		errs = append(errs, errors.New("user_id: required, "+events.IDRule))
 	}
-	if n.Coupon != "" && !idPattern.MatchString(n.Coupon) {
-		errs = append(errs, errors.New("coupon: 1 to 64 letters, digits or ._@:-"))
+	if n.Coupon != "" && !events.ValidID(n.Coupon) {
+		errs = append(errs, errors.New("coupon: "+events.IDRule))
 	}
 	if len(n.Items) == 0 || len(n.Items) > MaxItems {
 		errs = append(errs, fmt.Errorf("items: 1 to %d lines", MaxItems))
 	}
 	seen := map[string]bool{}
 	for i, it := range n.Items {
-		if !skuPattern.MatchString(it.SKU) {
-			errs = append(errs, fmt.Errorf("items[%d].sku: required, 1 to 64 letters, digits or ._-", i))
+		if !events.ValidSKU(it.SKU) {
+			errs = append(errs, fmt.Errorf("items[%d].sku: required, %s", i, events.SKURule))
 		}
 		if it.Quantity < 1 || it.Quantity > MaxQuantity {
 			errs = append(errs, fmt.Errorf("items[%d].quantity: 1 to %d", i, MaxQuantity))

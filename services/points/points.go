@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -62,9 +61,7 @@ func New(cfg Config) *Service {
 	set := cfg.Settings.WithDefaults("points")
 	s := &Service{pool: set.Pool, log: set.Logger, Pipeline: pipeline.New(pipeline.Config{Settings: set,
 		Subscriptions: []pipeline.Subscription{{Topic: events.TopicOrder, Tags: []string{events.TagOrderConfirmed}}}})}
-	consume.On(s.Router, events.TagOrderConfirmed,
-		func(ev *events.OrderConfirmed) string { return events.Key(events.TagOrderConfirmed, ev.OrderID) },
-		s.onOrderConfirmed)
+	consume.On(s.Router, events.TagOrderConfirmed, s.onOrderConfirmed)
 	return s
 }
 
@@ -107,14 +104,12 @@ func (s *Service) Account(ctx context.Context, user string) (Account, error) {
 	return a, nil
 }
 
-var userPattern = regexp.MustCompile(`^[A-Za-z0-9._@:-]{1,64}$`)
-
 // Routes adds GET /points/{user}.
 func (s *Service) Routes(r chi.Router) {
 	r.Get("/points/{user}", httpx.Handle(s.log, func(w http.ResponseWriter, r *http.Request) error {
 		user := chi.URLParam(r, "user")
-		if !userPattern.MatchString(user) {
-			return httpx.BadRequest("user: 1 to 64 letters, digits or ._@:-")
+		if !events.ValidID(user) {
+			return httpx.BadRequest("user: %s", events.IDRule)
 		}
 		a, err := s.Account(r.Context(), user)
 		if err != nil {

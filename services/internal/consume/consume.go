@@ -118,19 +118,18 @@ func (r *Router) Apply(ctx context.Context, key string, fn func(tx pgx.Tx) error
 	return true, nil
 }
 
-// On routes messages tagged tag: the body is decoded into a P, key names
-// the fact (use events.Key), and apply makes its effect inside the
-// transaction that records the key.
+// On routes messages tagged tag: the body is decoded into a P, and apply
+// makes its effect inside the transaction that records the event's Key.
 func On[T any, P interface {
 	*T
 	events.Payload
-}](r *Router, tag string, key func(P) string, apply func(ctx context.Context, tx pgx.Tx, ev P) error) {
+}](r *Router, tag string, apply func(ctx context.Context, tx pgx.Tx, ev P) error) {
 	r.HandleRaw(tag, func(ctx context.Context, m *client.MessageExt) error {
 		ev := P(new(T))
 		if err := events.Decode(m.Body, ev); err != nil {
 			return err
 		}
-		_, err := r.Apply(ctx, key(ev), func(tx pgx.Tx) error { return apply(ctx, tx, ev) })
+		_, err := r.Apply(ctx, ev.Key(), func(tx pgx.Tx) error { return apply(ctx, tx, ev) })
 		return err
 	})
 }
