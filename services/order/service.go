@@ -81,6 +81,9 @@ func (s *Service) Close() error {
 	s.mu.Lock()
 	s.closing = true
 	s.mu.Unlock()
+	if s.pipe == nil { // never started
+		return nil
+	}
 	err := s.pipe.Close()
 	s.inflight.Wait()
 	return errors.Join(err, s.tp.Close())

@@ -13,8 +13,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"slices"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -138,16 +136,6 @@ func On[T any, P interface {
 // its own (use Apply or Claim).
 func (r *Router) HandleRaw(tag string, h func(ctx context.Context, m *client.MessageExt) error) {
 	r.routes[tag] = h
-}
-
-// Expression is the subscription expression of the routed tags ("A || B").
-func (r *Router) Expression() string {
-	tags := make([]string, 0, len(r.routes))
-	for t := range r.routes {
-		tags = append(tags, t)
-	}
-	slices.Sort(tags)
-	return strings.Join(tags, " || ")
 }
 
 // Handle is a client.Handler. Messages are applied one by one, each with
