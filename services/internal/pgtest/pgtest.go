@@ -5,8 +5,9 @@
 // The server is TEST_DATABASE_URL (a superuser's URL; `make test` sets it
 // with scripts/with-testdb.sh) or, when that is unset, a container started
 // with testcontainers-go from SURGE_POSTGRES_IMAGE (default
-// postgres:16-alpine). If neither works the test fails and says how to fix
-// it.
+// postgres:16-alpine; testcontainers' own variables apply, e.g.
+// TESTCONTAINERS_RYUK_DISABLED, TESTCONTAINERS_HOST_OVERRIDE). If neither
+// works the test fails and says how to fix it.
 //
 // The first test of a process migrates a template database (named after a
 // hash of the migrations, so a schema change makes a new one); every test
@@ -126,11 +127,17 @@ func setUp() error {
 		return fmt.Errorf("pgtest: TEST_DATABASE_URL must be a postgres:// URL, got %q", raw)
 	}
 	pool, err := pgxpool.New(ctx, raw)
-	if err == nil {
-		err = pool.Ping(ctx)
-	}
 	if err != nil {
 		return fmt.Errorf("pgtest: connect to %s: %w", admin.Redacted(), err)
+	}
+	// A server that is still starting refuses connections for a while.
+	for err = pool.Ping(ctx); err != nil; err = pool.Ping(ctx) {
+		select {
+		case <-ctx.Done():
+			pool.Close()
+			return fmt.Errorf("pgtest: connect to %s: %w", admin.Redacted(), err)
+		case <-time.After(500 * time.Millisecond):
+		}
 	}
 	server.admin, server.pool = admin, pool
 	server.template, err = ensureTemplate(ctx, pool, admin)
@@ -209,8 +216,9 @@ func startContainer(ctx context.Context) (string, error) {
 			ExposedPorts: []string{"5432/tcp"},
 			Env:          map[string]string{"POSTGRES_PASSWORD": "postgres"},
 			Cmd:          []string{"postgres", "-c", "fsync=off", "-c", "max_connections=300"},
-			WaitingFor: wait.ForLog("database system is ready to accept connections").
-				WithOccurrence(2).WithStartupTimeout(2 * time.Minute),
+			// The port opens before initialisation ends (the official image
+			// restarts the server once); setUp retries until it answers.
+			WaitingFor: wait.ForListeningPort("5432/tcp").WithStartupTimeout(2 * time.Minute),
 		},
 		Started: true,
 	})
