@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -56,8 +57,18 @@ func (s *store) insert(ctx context.Context, tx pgx.Tx, o Order) (Order, error) {
 // errDuplicate: the user already has an order of the activity.
 var errDuplicate = errors.New("order: one order per user and activity")
 
+// orderID parses an order ID; a malformed one names no order (ok false).
+func orderID(id string) (uuid.UUID, bool) {
+	u, err := uuid.Parse(id)
+	return u, err == nil
+}
+
 func (s *store) get(ctx context.Context, id string) (Order, error) {
-	o, err := scanOrder(s.pool.QueryRow(ctx, "SELECT "+orderColumns+" FROM orders o WHERE o.id::text = $1", id))
+	u, ok := orderID(id)
+	if !ok {
+		return Order{}, ErrNotFound
+	}
+	o, err := scanOrder(s.pool.QueryRow(ctx, "SELECT "+orderColumns+" FROM orders o WHERE o.id = $1", u))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return o, ErrNotFound
 	}
@@ -68,8 +79,11 @@ func (s *store) get(ctx context.Context, id string) (Order, error) {
 }
 
 func (s *store) exists(ctx context.Context, id string) (bool, error) {
-	var ok bool
-	err := s.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM orders WHERE id::text = $1)", id).Scan(&ok)
+	u, ok := orderID(id)
+	if !ok {
+		return false, nil
+	}
+	err := s.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM orders WHERE id = $1)", u).Scan(&ok)
 	return ok, err
 }
 
@@ -89,15 +103,19 @@ func (s *store) byUser(ctx context.Context, user string, limit int) ([]Order, er
 // settle moves a PENDING order to status and returns it; ok is false when
 // the order is unknown or no longer PENDING.
 func (s *store) settle(ctx context.Context, tx pgx.Tx, id, status string, amount *int64, reason string) (o Order, ok bool, err error) {
+	u, ok := orderID(id)
+	if !ok {
+		return o, false, nil
+	}
 	tag, err := tx.Exec(ctx, `UPDATE orders SET status = $2, amount_cents = $3, reason = $4, updated_at = now()
-		WHERE id::text = $1 AND status = 'PENDING'`, id, status, amount, nullIfEmpty(reason))
+		WHERE id = $1 AND status = 'PENDING'`, u, status, amount, nullIfEmpty(reason))
 	if err != nil {
 		return o, false, fmt.Errorf("settle order %s: %w", id, err)
 	}
 	if tag.RowsAffected() == 0 {
 		return o, false, nil
 	}
-	o, err = scanOrder(tx.QueryRow(ctx, "SELECT "+orderColumns+" FROM orders o WHERE o.id::text = $1", id))
+	o, err = scanOrder(tx.QueryRow(ctx, "SELECT "+orderColumns+" FROM orders o WHERE o.id = $1", u))
 	if err != nil {
 		return o, false, fmt.Errorf("settle order %s: %w", id, err)
 	}
