@@ -97,9 +97,6 @@ func (s *Service) ByUser(ctx context.Context, user string) ([]Coupon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("coupons of %s: %w", user, err)
 	}
-	if cs == nil {
-		cs = []Coupon{}
-	}
 	return cs, nil
 }
 
@@ -111,10 +108,6 @@ func (s *Service) Routes(r chi.Router) {
 			return httpx.BadRequest("query parameter user: required, %s", events.IDRule)
 		}
 		cs, err := s.ByUser(r.Context(), user)
-		if err != nil {
-			return err
-		}
-		httpx.WriteJSON(w, http.StatusOK, cs)
-		return nil
+		return httpx.List(w, cs, err)
 	}))
 }

@@ -1,7 +1,6 @@
 package inventory
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
@@ -18,27 +17,13 @@ func (s *Service) routes(r chi.Router) {
 
 func (s *Service) listProducts(w http.ResponseWriter, r *http.Request) error {
 	ps, err := s.store.list(r.Context())
-	if err != nil {
-		return err
-	}
-	if ps == nil {
-		ps = []Product{}
-	}
-	httpx.WriteJSON(w, http.StatusOK, ps)
-	return nil
+	return httpx.List(w, ps, err)
 }
 
 func (s *Service) getProduct(w http.ResponseWriter, r *http.Request) error {
 	sku := chi.URLParam(r, "sku")
 	p, err := s.store.get(r.Context(), sku)
-	if errors.Is(err, ErrNotFound) {
-		return httpx.NotFound("no product %q", sku)
-	}
-	if err != nil {
-		return err
-	}
-	httpx.WriteJSON(w, http.StatusOK, p)
-	return nil
+	return httpx.One(w, p, err, ErrNotFound, httpx.NotFound("no product %q", sku))
 }
 
 // putRequest is PUT /admin/products/{sku}: every field is required.

@@ -44,14 +44,7 @@ func (s *Service) postOrder(w http.ResponseWriter, r *http.Request) error {
 func (s *Service) getOrder(w http.ResponseWriter, r *http.Request) error {
 	id := chi.URLParam(r, "id")
 	o, err := s.store.get(r.Context(), id)
-	if errors.Is(err, ErrNotFound) {
-		return httpx.NotFound("no order %q", id)
-	}
-	if err != nil {
-		return err
-	}
-	httpx.WriteJSON(w, http.StatusOK, o)
-	return nil
+	return httpx.One(w, o, err, ErrNotFound, httpx.NotFound("no order %q", id))
 }
 
 // listLimit is how many orders GET /orders returns, newest first.
@@ -63,25 +56,11 @@ func (s *Service) listOrders(w http.ResponseWriter, r *http.Request) error {
 		return httpx.BadRequest("query parameter user: required, %s", events.IDRule)
 	}
 	os, err := s.store.byUser(r.Context(), user, listLimit)
-	if err != nil {
-		return err
-	}
-	if os == nil {
-		os = []Order{}
-	}
-	httpx.WriteJSON(w, http.StatusOK, os)
-	return nil
+	return httpx.List(w, os, err)
 }
 
 func (s *Service) getRequest(w http.ResponseWriter, r *http.Request) error {
 	id := chi.URLParam(r, "id")
 	req, err := s.store.request(r.Context(), id)
-	if errors.Is(err, ErrNotFound) {
-		return httpx.NotFound("the order service has not seen request %q", id)
-	}
-	if err != nil {
-		return err
-	}
-	httpx.WriteJSON(w, http.StatusOK, req)
-	return nil
+	return httpx.One(w, req, err, ErrNotFound, httpx.NotFound("the order service has not seen request %q", id))
 }

@@ -106,3 +106,29 @@ func Decode(r *http.Request, v any) error {
 	}
 	return nil
 }
+
+// List answers 200 with items (an empty array rather than null), or
+// returns err.
+func List[T any](w http.ResponseWriter, items []T, err error) error {
+	if err != nil {
+		return err
+	}
+	if items == nil {
+		items = []T{}
+	}
+	WriteJSON(w, http.StatusOK, items)
+	return nil
+}
+
+// One answers 200 with v; when err is missing (errors.Is) it returns
+// notFound instead, and any other error as is.
+func One(w http.ResponseWriter, v any, err, missing error, notFound *Error) error {
+	switch {
+	case errors.Is(err, missing):
+		return notFound
+	case err != nil:
+		return err
+	}
+	WriteJSON(w, http.StatusOK, v)
+	return nil
+}
