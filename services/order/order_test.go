@@ -2,12 +2,14 @@ package order
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/surge-mq/surge/mq/broker"
 	"github.com/surge-mq/surge/mq/client"
 	"github.com/surge-mq/surge/mq/mqtest"
 	"github.com/surge-mq/surge/mq/protocol"
@@ -27,9 +29,9 @@ type fixture struct {
 
 // start runs the order service on a fresh database and broker. Stock
 // events are delivered by the tests themselves.
-func start(t *testing.T) fixture {
+func start(t *testing.T, opts ...mqtest.Option) fixture {
 	t.Helper()
-	c := mqtest.Start(t)
+	c := mqtest.Start(t, opts...)
 	admin, err := client.NewAdmin(client.WithNameServers(c.NamesrvAddr))
 	if err != nil {
 		t.Fatal(err)
@@ -244,5 +246,82 @@ func TestOrderTransactionCheck(t *testing.T) {
 	}
 	if got := check("0190d6f4-0000-7000-8000-000000000000", time.Hour); got != client.TxRollback {
 		t.Errorf("missing, old: %v, want rollback", got)
+	}
+}
+
+// Close waits for a local transaction under way before it closes the
+// producer; orders that arrive after Close began are refused. The order
+// stored is announced: by its commit, or, if that was lost with the
+// closing connection, by the broker's check-back to the restarted
+// service, which finds the order in the database.
+func TestOrderCloseWaitsForLocalTransactions(t *testing.T) {
+	t.Parallel()
+	f := start(t, mqtest.WithBrokerConfig(func(c *broker.Config) {
+		c.TransactionTimeout, c.TransactionCheckInterval = 500*time.Millisecond, 200*time.Millisecond
+	}))
+	created := svctest.Collect(t, f.c.NamesrvAddr, "test-close", events.TopicOrder, events.TagOrderCreated)
+	ctx := context.Background()
+	lock, err := f.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lock.Exec(ctx, "LOCK TABLE orders IN EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		o   Order
+		err error
+	}
+	placed := make(chan result, 1)
+	go func() {
+		o, err := f.s.Place(ctx, NewOrder{UserID: "late", Items: []events.Item{{SKU: "MUG-1", Quantity: 1}}})
+		placed <- result{o, err}
+	}()
+	svctest.WaitFor(t, 30*time.Second, "the order's insert to wait for the lock", func() bool {
+		var n int
+		f.pool.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO orders%'").Scan(&n)
+		return n == 1
+	})
+	closed := make(chan error, 1)
+	go func() { closed <- f.s.Close() }()
+	svctest.WaitFor(t, 30*time.Second, "Close to begin", func() bool {
+		f.s.mu.RLock()
+		defer f.s.mu.RUnlock()
+		return f.s.closing
+	})
+	if _, err := f.s.Place(ctx, NewOrder{UserID: "later", Items: []events.Item{{SKU: "MUG-1", Quantity: 1}}}); !errors.Is(err, ErrShuttingDown) {
+		t.Fatalf("an order after Close began: %v, want ErrShuttingDown", err)
+	}
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) with a local transaction under way", err)
+	default:
+	}
+	lock.Rollback(ctx)
+	r := <-placed
+	if r.err != nil {
+		t.Fatalf("the order in flight: %v", r.err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+
+	// Restart; the next order registers the new producer with the broker.
+	s := New(Config{Settings: pipeline.Settings{Pool: f.pool, NameServers: []string{f.c.NamesrvAddr}}})
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	after, err := s.Place(ctx, NewOrder{UserID: "after", Items: []events.Item{{SKU: "MUG-1", Quantity: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for !seen[r.o.ID] || !seen[after.ID] {
+		var ev events.OrderCreated
+		if err := events.Decode(next(t, created, "OrderCreated").Body, &ev); err != nil {
+			t.Fatal(err)
+		}
+		seen[ev.OrderID] = true
 	}
 }
