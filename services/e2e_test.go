@@ -196,6 +196,7 @@ func TestPlatformFlashSale(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer prod.Close()
+	start := time.Now()
 	for i := range requests {
 		id := fmt.Sprintf("req-%04d", i)
 		body, _ := events.Encode(&events.SeckillRequested{RequestID: id, Activity: sku, UserID: fmt.Sprintf("user-%03d", i%users), RequestedAt: time.Now()})
@@ -208,6 +209,7 @@ func TestPlatformFlashSale(t *testing.T) {
 		p.query("order", &done, "SELECT count(*) FROM seckill_requests WHERE status IN ('ORDERED', 'REJECTED')")
 		return done == requests
 	})
+	t.Logf("%d requests settled in %v", requests, time.Since(start).Round(time.Millisecond))
 	var ordered, orderedUsers, confirmed, maxPerUser, duplicates, soldOut int
 	p.query("order", &ordered, "SELECT count(*) FROM seckill_requests WHERE status = 'ORDERED'")
 	p.query("order", &orderedUsers, "SELECT count(DISTINCT user_id) FROM seckill_requests WHERE status = 'ORDERED'")

@@ -75,26 +75,30 @@ func (s *Service) onSeckillRequested(ctx context.Context, m *client.MessageExt) 
 	}
 	o := Order{ID: uuid.Must(uuid.NewV7()).String(), UserID: ev.UserID, Status: StatusPending,
 		Items: []events.Item{{SKU: ev.Activity, Quantity: 1}}, Activity: ev.Activity, RequestID: ev.RequestID}
-	return s.sendCreated(ctx, o, func(ctx context.Context, tx pgx.Tx) (bool, error) {
+	err := s.sendCreated(ctx, o, func(ctx context.Context, tx pgx.Tx) (bool, error) {
 		if fresh, err := s.pipe.Router.Claim(ctx, tx, ev.Key()); err != nil || !fresh {
 			return false, err
 		}
-		if added, err := s.store.addRequest(ctx, tx, &ev); err != nil || !added {
-			return false, err
-		}
+		status, orderID, reason := RequestQueued, o.ID, ""
 		if !events.ValidID(ev.UserID) || !events.ValidSKU(ev.Activity) {
-			return false, s.store.setRequest(ctx, tx, ev.RequestID, RequestRejected, "", ReasonInvalid)
-		}
-		_, err := s.store.insert(ctx, tx, o)
-		if errors.Is(err, errDuplicate) {
-			return false, s.store.setRequest(ctx, tx, ev.RequestID, RequestRejected, "", ReasonDuplicate)
-		}
-		if err != nil {
+			status, orderID, reason = RequestRejected, "", ReasonInvalid
+		} else if _, err := s.store.insert(ctx, tx, o); errors.Is(err, errDuplicate) {
+			status, orderID, reason = RequestRejected, "", ReasonDuplicate
+		} else if err != nil {
 			return false, err
 		}
-		if err := s.store.setRequest(ctx, tx, ev.RequestID, RequestQueued, o.ID, ""); err != nil {
-			return false, err
+		added, err := s.store.addRequest(ctx, tx, &ev, status, orderID, reason)
+		if err == nil && !added && status == RequestQueued {
+			err = errRequestSeen // keep no order for a request decided before
 		}
-		return true, nil
+		return added && status == RequestQueued, err
 	})
+	if errors.Is(err, errRequestSeen) {
+		return nil
+	}
+	return err
 }
+
+// errRequestSeen rolls back a flash-sale request that was recorded
+// before (possible only with the idempotency switch off).
+var errRequestSeen = errors.New("order: flash-sale request already recorded")

@@ -33,25 +33,29 @@ func nullIfEmpty(s string) *string {
 	return &s
 }
 
-// insert stores o PENDING with its items. With an activity, it stores
-// nothing and returns ErrDuplicate when the user already has an order of
-// that activity.
+// insert stores o PENDING with its items and returns it as stored. With
+// an activity, it stores nothing and returns errDuplicate when the user
+// already has an order of that activity.
 func (s *store) insert(ctx context.Context, tx pgx.Tx, o Order) (Order, error) {
-	tag, err := tx.Exec(ctx, `INSERT INTO orders (id, user_id, status, coupon, activity, request_id) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (activity, user_id) WHERE activity IS NOT NULL DO NOTHING`,
-		o.ID, o.UserID, StatusPending, nullIfEmpty(o.Coupon), nullIfEmpty(o.Activity), nullIfEmpty(o.RequestID))
+	err := tx.QueryRow(ctx, `INSERT INTO orders (id, user_id, status, coupon, activity, request_id) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (activity, user_id) WHERE activity IS NOT NULL DO NOTHING
+		RETURNING created_at, updated_at`,
+		o.ID, o.UserID, StatusPending, nullIfEmpty(o.Coupon), nullIfEmpty(o.Activity), nullIfEmpty(o.RequestID)).Scan(&o.CreatedAt, &o.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return o, errDuplicate
+	}
 	if err != nil {
 		return o, fmt.Errorf("insert order %s: %w", o.ID, err)
 	}
-	if tag.RowsAffected() == 0 {
-		return o, errDuplicate
+	skus, qty := make([]string, len(o.Items)), make([]int32, len(o.Items))
+	for i, it := range o.Items {
+		skus[i], qty[i] = it.SKU, int32(it.Quantity)
 	}
-	for _, it := range o.Items {
-		if _, err := tx.Exec(ctx, "INSERT INTO order_items (order_id, sku, quantity) VALUES ($1, $2, $3)", o.ID, it.SKU, it.Quantity); err != nil {
-			return o, fmt.Errorf("insert order %s: item %s: %w", o.ID, it.SKU, err)
-		}
+	if _, err := tx.Exec(ctx, "INSERT INTO order_items (order_id, sku, quantity) SELECT $1, unnest($2::text[]), unnest($3::int[])", o.ID, skus, qty); err != nil {
+		return o, fmt.Errorf("insert order %s: items: %w", o.ID, err)
 	}
-	return scanOrder(tx.QueryRow(ctx, "SELECT "+orderColumns+" FROM orders o WHERE o.id = $1", o.ID))
+	o.Status = StatusPending
+	return o, nil
 }
 
 // errDuplicate: the user already has an order of the activity.
@@ -122,11 +126,12 @@ func (s *store) settle(ctx context.Context, tx pgx.Tx, id, status string, amount
 	return o, true, nil
 }
 
-// addRequest records a flash-sale request QUEUED; false if it was already
-// recorded.
-func (s *store) addRequest(ctx context.Context, tx pgx.Tx, ev *events.SeckillRequested) (bool, error) {
-	tag, err := tx.Exec(ctx, `INSERT INTO seckill_requests (request_id, activity, user_id, status) VALUES ($1, $2, $3, 'QUEUED')
-		ON CONFLICT (request_id) DO NOTHING`, ev.RequestID, ev.Activity, ev.UserID)
+// addRequest records a flash-sale request and its first outcome; false
+// if it was already recorded.
+func (s *store) addRequest(ctx context.Context, tx pgx.Tx, ev *events.SeckillRequested, status, orderID, reason string) (bool, error) {
+	tag, err := tx.Exec(ctx, `INSERT INTO seckill_requests (request_id, activity, user_id, status, order_id, reason)
+		VALUES ($1, $2, $3, $4, $5::uuid, $6) ON CONFLICT (request_id) DO NOTHING`,
+		ev.RequestID, ev.Activity, ev.UserID, status, nullIfEmpty(orderID), nullIfEmpty(reason))
 	if err != nil {
 		return false, fmt.Errorf("record request %s: %w", ev.RequestID, err)
 	}

@@ -12,6 +12,7 @@
 //	LOG_FORMAT     text | json (default text)
 //	LOG_LEVEL      debug | info | warn | error (default info)
 //	SHUTDOWN_GRACE how long in-flight HTTP requests may take at shutdown (default 10s)
+//	DB_MAX_CONNS   database connections at most (default 16)
 //	OUTBOX_INTERVAL how often an outbox is polled without a kick (default 1s)
 //	TEACH_SKIP_IDEMPOTENCY teaching switch: consume without idempotency records (default false)
 package app
@@ -53,6 +54,7 @@ type Service interface {
 type Common struct {
 	HTTPAddr      string
 	DatabaseURL   string
+	MaxConns      int
 	ShutdownGrace time.Duration
 }
 
@@ -85,6 +87,7 @@ func Run[C any](ctx context.Context, spec Spec[C], e *env.Reader, logOut io.Writ
 	c := Common{
 		HTTPAddr:      e.String("HTTP_ADDR", spec.DefaultAddr),
 		DatabaseURL:   e.Required("DATABASE_URL"),
+		MaxConns:      e.Int("DB_MAX_CONNS", 16, 1, 1000),
 		ShutdownGrace: e.Duration("SHUTDOWN_GRACE", 10*time.Second),
 	}
 	set := pipeline.Settings{
@@ -107,7 +110,7 @@ func Run[C any](ctx context.Context, spec Spec[C], e *env.Reader, logOut io.Writ
 		log.Warn("teaching switch TEACH_SKIP_IDEMPOTENCY is on: redelivered events take effect again")
 	}
 
-	pool, err := pg.Open(ctx, c.DatabaseURL, 0)
+	pool, err := pg.Open(ctx, c.DatabaseURL, int32(c.MaxConns))
 	if err != nil {
 		return err
 	}

@@ -123,12 +123,12 @@ func TestRunMigratesServesAndStops(t *testing.T) {
 func TestRunReportsEveryConfigurationProblem(t *testing.T) {
 	t.Parallel()
 	err := app.Run(context.Background(), pointsSpec, env.New(lookup(map[string]string{
-		"LOG_FORMAT": "xml", "LOG_LEVEL": "loud", "TEACH_SKIP_IDEMPOTENCY": "sometimes", "SHUTDOWN_GRACE": "-1s",
+		"LOG_FORMAT": "xml", "LOG_LEVEL": "loud", "TEACH_SKIP_IDEMPOTENCY": "sometimes", "SHUTDOWN_GRACE": "-1s", "DB_MAX_CONNS": "0",
 	})), &bytes.Buffer{})
 	if err == nil {
 		t.Fatal("Run accepted a bad configuration")
 	}
-	for _, want := range []string{"DATABASE_URL", "LOG_FORMAT", "LOG_LEVEL", "TEACH_SKIP_IDEMPOTENCY", "SHUTDOWN_GRACE"} {
+	for _, want := range []string{"DATABASE_URL", "LOG_FORMAT", "LOG_LEVEL", "TEACH_SKIP_IDEMPOTENCY", "SHUTDOWN_GRACE", "DB_MAX_CONNS"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not name %s:\n%v", want, err)
 		}

@@ -79,6 +79,20 @@ func (r *Reader) Bool(key string, def bool) bool {
 	return b
 }
 
+// Int parses the variable as an integer from lo to hi.
+func (r *Reader) Int(key string, def, lo, hi int) int {
+	v := r.String(key, "")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		r.fail(key, v, fmt.Errorf("want an integer from %d to %d", lo, hi))
+		return def
+	}
+	return n
+}
+
 // Duration parses the variable with time.ParseDuration.
 func (r *Reader) Duration(key string, def time.Duration) time.Duration {
 	v := r.String(key, "")

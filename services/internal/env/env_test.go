@@ -7,7 +7,7 @@ import (
 )
 
 func TestReaderCollectsEveryProblem(t *testing.T) {
-	vars := map[string]string{"A": "x", "D": "soon", "B": "maybe", "L": "a; b;;c", "F": "xml"}
+	vars := map[string]string{"N": "0", "A": "x", "D": "soon", "B": "maybe", "L": "a; b;;c", "F": "xml"}
 	r := New(func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
 	if got := r.String("A", "def"); got != "x" {
 		t.Errorf("String = %q", got)
@@ -21,6 +21,9 @@ func TestReaderCollectsEveryProblem(t *testing.T) {
 	if got := r.Duration("D", time.Second); got != time.Second {
 		t.Errorf("bad Duration should return the default, got %v", got)
 	}
+	if got := r.Int("N", 7, 1, 10); got != 7 {
+		t.Errorf("out-of-range Int should return the default, got %d", got)
+	}
 	r.Bool("B", false)
 	r.OneOf("F", "text", "text", "json")
 	r.Required("MISSING")
@@ -28,7 +31,7 @@ func TestReaderCollectsEveryProblem(t *testing.T) {
 	if err == nil {
 		t.Fatal("no error for four bad variables")
 	}
-	for _, want := range []string{"D=", "B=", "F=", "MISSING"} {
+	for _, want := range []string{"N=", "D=", "B=", "F=", "MISSING"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %s", err, want)
 		}

@@ -92,10 +92,16 @@ func (d *DB) URL(service string) string {
 	return withDatabase(d.admin, d.Name, migrate.Role(service)).String()
 }
 
-// Pool opens a pool as a service's role, closed when t ends.
+// Pool opens a pool of up to 16 connections as a service's role (as the
+// binaries do), closed when t ends.
 func (d *DB) Pool(t testing.TB, service string) *pgxpool.Pool {
 	t.Helper()
-	pool, err := pgxpool.New(context.Background(), d.URL(service))
+	cfg, err := pgxpool.ParseConfig(d.URL(service))
+	if err != nil {
+		t.Fatalf("pgtest: pool for %s: %v", service, err)
+	}
+	cfg.MaxConns = 16
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("pgtest: pool for %s: %v", service, err)
 	}
