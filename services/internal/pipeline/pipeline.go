@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -105,7 +106,8 @@ func (p *Pipeline) Kick() {
 	}
 }
 
-// Subscription is a topic and the tags of it the service handles.
+// Subscription is a topic and the tags of it the service handles (none:
+// every tag).
 type Subscription struct {
 	Topic string
 	Tags  []string
@@ -132,10 +134,9 @@ func (p *Pipeline) Start(ctx context.Context) error {
 	}
 	var bs []bus.Subscription
 	for _, s := range p.cfg.Subscriptions {
-		tags := slices.Sorted(slices.Values(s.Tags))
-		expr := tags[0]
-		for _, t := range tags[1:] {
-			expr += " || " + t
+		expr := strings.Join(slices.Sorted(slices.Values(s.Tags)), " || ")
+		if expr == "" {
+			expr = "*"
 		}
 		bs = append(bs, bus.Subscription{Topic: s.Topic, Expr: expr, Handler: p.Router.Handle})
 	}
