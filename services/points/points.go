@@ -16,7 +16,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/surge-mq/surge/services/events"
-	"github.com/surge-mq/surge/services/internal/consume"
 	"github.com/surge-mq/surge/services/internal/httpx"
 	"github.com/surge-mq/surge/services/internal/pipeline"
 )
@@ -59,9 +58,8 @@ type Service struct {
 // Close stops it (the message in hand finishes), Stats counts events.
 func New(cfg Config) *Service {
 	set := cfg.Settings.WithDefaults("points")
-	s := &Service{pool: set.Pool, log: set.Logger, Pipeline: pipeline.New(pipeline.Config{Settings: set,
-		Subscriptions: []pipeline.Subscription{{Topic: events.TopicOrder, Tags: []string{events.TagOrderConfirmed}}}})}
-	consume.On(s.Router, events.TagOrderConfirmed, s.onOrderConfirmed)
+	s := &Service{pool: set.Pool, log: set.Logger}
+	s.Pipeline = pipeline.Consuming(set, events.TopicOrder, events.TagOrderConfirmed, s.onOrderConfirmed)
 	return s
 }
 

@@ -16,9 +16,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/surge-mq/surge/mq/client"
+	"github.com/surge-mq/surge/services/events"
 	"github.com/surge-mq/surge/services/internal/bus"
 	"github.com/surge-mq/surge/services/internal/consume"
 	"github.com/surge-mq/surge/services/internal/outbox"
@@ -95,6 +97,17 @@ func New(cfg Config) *Pipeline {
 		rc.AfterCommit = p.Kick
 	}
 	p.Router = consume.NewRouter(rc)
+	return p
+}
+
+// Consuming returns the pipeline of a service that reacts to one event
+// type: a subscription to tag on topic, applied by apply.
+func Consuming[T any, P interface {
+	*T
+	events.Payload
+}](set Settings, topic, tag string, apply func(ctx context.Context, tx pgx.Tx, ev P) error) *Pipeline {
+	p := New(Config{Settings: set, Subscriptions: []Subscription{{Topic: topic, Tags: []string{tag}}}})
+	consume.On(p.Router, tag, apply)
 	return p
 }
 
