@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/surge-mq/surge/mq/client"
@@ -110,7 +111,14 @@ func Run[C any](ctx context.Context, spec Spec[C], e *env.Reader, logOut io.Writ
 		log.Warn("teaching switch TEACH_SKIP_IDEMPOTENCY is on: redelivered events take effect again")
 	}
 
-	pool, err := pg.Open(ctx, c.DatabaseURL, int32(c.MaxConns))
+	var pool *pgxpool.Pool
+	err := retry(ctx, log, "database", func() (err error) {
+		pool, err = pg.Open(ctx, c.DatabaseURL, int32(c.MaxConns))
+		if errors.Is(err, pg.ErrBadURL) {
+			return &permanent{err}
+		}
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -127,7 +135,7 @@ func Run[C any](ctx context.Context, spec Spec[C], e *env.Reader, logOut io.Writ
 		return err
 	}
 	defer admin.Close()
-	if err := waitForTopics(ctx, admin, log); err != nil {
+	if err := retry(ctx, log, "broker", func() error { return bus.EnsureTopics(ctx, admin, bus.Topics...) }); err != nil {
 		return err
 	}
 	svc := spec.Build(set, own)
@@ -143,22 +151,31 @@ func Run[C any](ctx context.Context, spec Spec[C], e *env.Reader, logOut io.Writ
 	return errors.Join(serveErr, svc.Close())
 }
 
-// waitForTopics retries EnsureTopics until the broker answers, so that a
-// service may start before the broker.
-func waitForTopics(ctx context.Context, admin *client.Admin, log *slog.Logger) error {
+// retry calls f every 2s until it succeeds, fails permanently or ctx
+// ends, so that a service may start before its database or broker.
+func retry(ctx context.Context, log *slog.Logger, what string, f func() error) error {
 	for {
-		err := bus.EnsureTopics(ctx, admin, bus.Topics...)
-		if err == nil {
+		err := f()
+		var perm *permanent
+		switch {
+		case err == nil:
 			return nil
+		case errors.As(err, &perm):
+			return perm.err
 		}
-		log.Warn("broker not ready; retrying in 2s", "err", err)
+		log.Warn(what+" not ready; retrying in 2s", "err", err)
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("waiting for the broker: %w", err)
+			return fmt.Errorf("waiting for the %s: %w", what, err)
 		case <-time.After(2 * time.Second):
 		}
 	}
 }
+
+// permanent marks an error retry must not retry.
+type permanent struct{ err error }
+
+func (p *permanent) Error() string { return p.err.Error() }
 
 // NewLogger returns a slog logger writing format ("text" or "json") at
 // level.

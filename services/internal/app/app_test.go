@@ -3,6 +3,7 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/surge-mq/surge/mq/mqtest"
 	"github.com/surge-mq/surge/services/internal/app"
 	"github.com/surge-mq/surge/services/internal/env"
+	"github.com/surge-mq/surge/services/internal/pg"
 	"github.com/surge-mq/surge/services/internal/pgtest"
 	"github.com/surge-mq/surge/services/internal/pipeline"
 	"github.com/surge-mq/surge/services/internal/svctest"
@@ -132,5 +134,28 @@ func TestRunReportsEveryConfigurationProblem(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not name %s:\n%v", want, err)
 		}
+	}
+}
+
+// An unreachable database is waited for until the context ends; a URL
+// that cannot be parsed fails at once.
+func TestRunWaitsForTheDatabase(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	var logs syncBuffer
+	err = app.Run(ctx, pointsSpec, env.New(lookup(map[string]string{"DATABASE_URL": "postgres://u:p@" + closed + "/surge?connect_timeout=1"})), &logs)
+	if err == nil || !strings.Contains(err.Error(), "waiting for the database") || !strings.Contains(logs.String(), "database not ready") {
+		t.Fatalf("unreachable database: %v\n%s", err, logs.String())
+	}
+	err = app.Run(context.Background(), pointsSpec, env.New(lookup(map[string]string{"DATABASE_URL": "postgres://u:p@host:notaport/db"})), &logs)
+	if !errors.Is(err, pg.ErrBadURL) {
+		t.Fatalf("bad URL: %v", err)
 	}
 }

@@ -12,12 +12,16 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
+// ErrBadURL is returned by Open for a database URL it cannot parse
+// (trying again will not help).
+var ErrBadURL = errors.New("pg: bad database URL")
+
 // Open parses url, opens a pool and checks that the server answers.
 // maxConns 0 keeps pgxpool's default.
 func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("pg: parse database URL: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrBadURL, err)
 	}
 	if maxConns > 0 {
 		cfg.MaxConns = maxConns
