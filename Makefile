@@ -35,6 +35,13 @@ test-modules: ## run every module's tests as they are (the database comes from T
 	@for m in $(MODULES); do echo "== $$m"; (cd $$m && $(GO) test $(TEST_FLAGS) ./...) || exit 1; done
 	@for m in $(EXTRA_MODULES); do echo "== $$m"; (cd $$m && $(GO) test $(COMPAT_TEST_FLAGS) ./...) || exit 1; done
 
+# A superuser's URL of the database `surge`, for `make migrate`.
+ADMIN_DATABASE_URL ?= postgres://postgres:postgres@127.0.0.1:5432/surge?sslmode=disable
+
+.PHONY: migrate
+migrate: ## create the services' roles and schemas and apply every migration (ADMIN_DATABASE_URL=superuser URL of db surge)
+	cd services && ADMIN_DATABASE_URL='$(ADMIN_DATABASE_URL)' $(GO) run ./cmd/migrate
+
 .PHONY: demo
 demo: ## run a NameServer and a Broker in one process (mqbroker --dev); Ctrl-C stops
 	cd mq && $(GO) run ./cmd/mqbroker --dev

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"time"
 )
 
@@ -78,7 +79,8 @@ type StockReserved struct {
 type StockRejected struct {
 	Version int    `json:"version"`
 	OrderID string `json:"order_id"`
-	// Reason is machine-readable: RejectOutOfStock, RejectUnknownSKU.
+	// Reason is machine-readable: RejectOutOfStock, RejectUnknownSKU,
+	// RejectInvalidOrder.
 	Reason string `json:"reason"`
 	SKU    string `json:"sku,omitempty"` // the item that failed
 }
@@ -87,6 +89,8 @@ type StockRejected struct {
 const (
 	RejectOutOfStock = "out_of_stock"
 	RejectUnknownSKU = "unknown_sku"
+	// RejectInvalidOrder: the order has no items or a quantity below 1.
+	RejectInvalidOrder = "invalid_order"
 )
 
 // OrderConfirmed: the order's stock is reserved; points and coupons follow.
@@ -121,12 +125,42 @@ type SeckillRequested struct {
 // the ID the fact is about.
 func Key(tag, id string) string { return tag + ":" + id }
 
+// Key methods: each event's business key (see Key).
+func (e *OrderCreated) Key() string     { return Key(TagOrderCreated, e.OrderID) }
+func (e *StockReserved) Key() string    { return Key(TagStockReserved, e.OrderID) }
+func (e *StockRejected) Key() string    { return Key(TagStockRejected, e.OrderID) }
+func (e *OrderConfirmed) Key() string   { return Key(TagOrderConfirmed, e.OrderID) }
+func (e *OrderCancelled) Key() string   { return Key(TagOrderCancelled, e.OrderID) }
+func (e *SeckillRequested) Key() string { return Key(TagSeckillRequested, e.RequestID) }
+
+// The forms of identifiers the services accept from clients and events.
+var (
+	idPattern  = regexp.MustCompile(`^[A-Za-z0-9._@:-]{1,64}$`)
+	skuPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+)
+
+// Rules of ValidID and ValidSKU, for error messages.
+const (
+	IDRule  = "1 to 64 letters, digits or ._@:-"
+	SKURule = "1 to 64 letters, digits or ._-, starting with a letter or digit"
+)
+
+// ValidID reports whether s is a usable user, request or coupon ID.
+func ValidID(s string) bool { return idPattern.MatchString(s) }
+
+// ValidSKU reports whether s is a usable SKU (and flash-sale activity).
+func ValidSKU(s string) bool { return skuPattern.MatchString(s) }
+
 // ErrUnsupportedVersion is returned by Decode for a payload newer than
 // Version, or without a version.
 var ErrUnsupportedVersion = errors.New("events: unsupported payload version")
 
 // Payload is implemented by every event type of this package.
-type Payload interface{ versionField() *int }
+type Payload interface {
+	versionField() *int
+	// Key is the event's business key.
+	Key() string
+}
 
 func (e *OrderCreated) versionField() *int     { return &e.Version }
 func (e *StockReserved) versionField() *int    { return &e.Version }

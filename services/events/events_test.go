@@ -2,6 +2,7 @@ package events
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -40,5 +41,36 @@ func TestDecodeRefuses(t *testing.T) {
 func TestKey(t *testing.T) {
 	if k := Key(TagOrderConfirmed, "o1"); k != "OrderConfirmed:o1" {
 		t.Fatal(k)
+	}
+}
+
+func TestKeyMethodsNameTheFact(t *testing.T) {
+	for _, c := range []struct {
+		p    Payload
+		want string
+	}{
+		{&OrderCreated{OrderID: "o"}, "OrderCreated:o"},
+		{&StockReserved{OrderID: "o"}, "StockReserved:o"},
+		{&StockRejected{OrderID: "o"}, "StockRejected:o"},
+		{&OrderConfirmed{OrderID: "o"}, "OrderConfirmed:o"},
+		{&OrderCancelled{OrderID: "o"}, "OrderCancelled:o"},
+		{&SeckillRequested{RequestID: "r"}, "SeckillRequested:r"},
+	} {
+		if got := c.p.Key(); got != c.want {
+			t.Errorf("%T.Key() = %q, want %q", c.p, got, c.want)
+		}
+	}
+}
+
+func TestValidIDAndSKU(t *testing.T) {
+	for s, want := range map[string]bool{"user-1": true, "a@b.c": true, "": false, "a b": false, strings.Repeat("x", 65): false} {
+		if ValidID(s) != want {
+			t.Errorf("ValidID(%q) = %v", s, !want)
+		}
+	}
+	for s, want := range map[string]bool{"BOOK-1": true, "-x": false, "a/b": false, "": false} {
+		if ValidSKU(s) != want {
+			t.Errorf("ValidSKU(%q) = %v", s, !want)
+		}
 	}
 }
