@@ -1,7 +1,7 @@
 # Surge: thin wrappers over go commands. `make help` lists the targets.
 
 GO        ?= go
-MODULES   := mq services gateway loadtest
+MODULES   := mq services gateway loadtest migrations
 # Modules that are not in go.work's module list but hold tests too (their own
 # dependencies must not leak into mq's go.mod).
 EXTRA_MODULES := $(wildcard mq/compat)
