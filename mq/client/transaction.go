@@ -49,10 +49,10 @@ type TransactionProducer struct {
 	*Producer
 	l TransactionListener
 
-	stop     chan struct{}
-	stopOnce sync.Once
-	wg       sync.WaitGroup
-	mu       sync.Mutex
+	ctx  context.Context // cancelled by Close: stops the heartbeats
+	stop context.CancelFunc
+	wg   sync.WaitGroup
+	mu   sync.Mutex
 	// brokers the producer sent half messages to; heartbeats keep it known
 	// there, so that their checks can reach it.
 	brokers map[string]bool
@@ -61,9 +61,11 @@ type TransactionProducer struct {
 // NewTransactionProducer returns a transactional producer of a group
 // (WithGroup; the broker's checks go to live producers of that group).
 func NewTransactionProducer(l TransactionListener, opts ...Option) (*TransactionProducer, error) {
-	tp := &TransactionProducer{l: l, stop: make(chan struct{}), brokers: map[string]bool{}}
+	tp := &TransactionProducer{l: l, brokers: map[string]bool{}}
+	tp.ctx, tp.stop = context.WithCancel(context.Background())
 	p, err := newProducer(remoting.HandlerFunc(tp.serve), opts)
 	if err != nil {
+		tp.stop()
 		return nil, err
 	}
 	tp.Producer = p
@@ -160,31 +162,63 @@ func (tp *TransactionProducer) heartbeat(ctx context.Context, addr string) {
 	}
 }
 
-// heartbeatLoop keeps the producer registered every 30 s.
+// heartbeatLoop keeps the producer registered, at start and every 30 s,
+// with every master broker the NameServers know, besides those it sent
+// to: after a restart, a broker's checks of transactions left undecided
+// by the previous process must find this one before it sends anything.
 func (tp *TransactionProducer) heartbeatLoop() {
 	t := time.NewTicker(30 * time.Second)
 	defer t.Stop()
+	ctx := tp.ctx
 	for {
+		tp.mu.Lock()
+		addrs := make(map[string]bool, len(tp.brokers))
+		for a := range tp.brokers {
+			addrs[a] = true
+		}
+		tp.mu.Unlock()
+		for _, a := range tp.masters(ctx) {
+			addrs[a] = true
+		}
+		for a := range addrs {
+			tp.heartbeat(ctx, a)
+		}
 		select {
-		case <-tp.stop:
+		case <-ctx.Done():
 			return
 		case <-t.C:
-			tp.mu.Lock()
-			addrs := make([]string, 0, len(tp.brokers))
-			for a := range tp.brokers {
-				addrs = append(addrs, a)
-			}
-			tp.mu.Unlock()
-			for _, a := range addrs {
-				tp.heartbeat(context.Background(), a)
-			}
 		}
 	}
 }
 
+// masters returns the master brokers a NameServer lists, or none if no
+// NameServer answers (the next round tries again).
+func (tp *TransactionProducer) masters(ctx context.Context) []string {
+	for _, ns := range tp.cfg.namesrvs {
+		cctx, cancel := context.WithTimeout(ctx, tp.cfg.timeout)
+		resp, err := invoke(cctx, tp.rc, ns, remoting.NewRequest(protocol.GetBrokerClusterInfo, nil, nil))
+		cancel()
+		if err != nil || resp.Code != protocol.Success {
+			continue
+		}
+		ci, err := protocol.UnmarshalClusterInfo(resp.Body)
+		if err != nil {
+			continue
+		}
+		var out []string
+		for _, bd := range ci.BrokerAddrTable {
+			if a := bd.MasterAddr(); a != "" {
+				out = append(out, a)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
 // Close stops the heartbeats and closes the producer. It is idempotent.
 func (tp *TransactionProducer) Close() error {
-	tp.stopOnce.Do(func() { close(tp.stop) })
+	tp.stop()
 	tp.wg.Wait()
 	return tp.Producer.Close()
 }

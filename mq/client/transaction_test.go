@@ -91,3 +91,32 @@ func TestTransactionByKey(t *testing.T) {
 		t.Fatalf("one key spread over queues %v", queues)
 	}
 }
+
+// TestTransactionCheckAfterRestart: a transaction left undecided by a
+// producer that went away is checked with its successor, which has sent
+// nothing yet (it used to register with a broker only on its first send).
+func TestTransactionCheckAfterRestart(t *testing.T) {
+	c := mqtest.Start(t, mqtest.WithBrokerConfig(func(cfg *broker.Config) {
+		cfg.TransactionTimeout = 300 * time.Millisecond
+		cfg.TransactionCheckInterval = 100 * time.Millisecond
+	}))
+	first := &ledger{db: map[string]client.TxState{}}
+	tp, err := client.NewTransactionProducer(first, client.WithNameServers(c.NamesrvAddr), client.WithGroup("tx-restart"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, state, err := tp.SendInTransaction(context.Background(), &client.Message{Topic: "TxRestart", Body: []byte("undecided")}); err != nil || state != client.TxUnknown {
+		t.Fatalf("send: %v %v", state, err)
+	}
+	tp.Close()
+
+	second := &ledger{db: map[string]client.TxState{"undecided": client.TxCommit}}
+	tp2, err := client.NewTransactionProducer(second, client.WithNameServers(c.NamesrvAddr), client.WithGroup("tx-restart"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tp2.Close()
+	col := newCollector()
+	newConsumer(t, c, "cg-tx-restart", "TxRestart", "*", col.handle(nil))
+	waitUntil(t, 15*time.Second, "the transaction committed by the successor's check", func() bool { return col.count("undecided") == 1 })
+}
