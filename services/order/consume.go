@@ -3,6 +3,8 @@ package order
 import (
 	"context"
 	"errors"
+	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -65,6 +67,9 @@ const ReasonInvalid = "invalid_request"
 // a second order of the same user and activity is refused by the unique
 // index, and the request is rejected as a duplicate.
 func (s *Service) onSeckillRequested(ctx context.Context, m *client.MessageExt) error {
+	if err := pause(ctx, s.cfg.SeckillDelay); err != nil {
+		return err
+	}
 	var ev events.SeckillRequested
 	if err := events.Decode(m.Body, &ev); err != nil {
 		return err
@@ -102,3 +107,20 @@ func (s *Service) onSeckillRequested(ctx context.Context, m *client.MessageExt) 
 // errRequestSeen rolls back a flash-sale request that was recorded
 // before (possible only with the idempotency switch off).
 var errRequestSeen = errors.New("order: flash-sale request already recorded")
+
+// pause waits d, or until ctx ends (then the message is left unhandled
+// and is delivered again). The pause counts against the handling deadline
+// of each message (consume.Config.HandleTimeout).
+func pause(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("order: consume delay: %w", ctx.Err())
+	}
+}

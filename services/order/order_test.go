@@ -325,3 +325,42 @@ func TestOrderCloseWaitsForLocalTransactions(t *testing.T) {
 		seen[ev.OrderID] = true
 	}
 }
+
+// SeckillDelay holds each flash-sale request back before it is handled; a
+// handling context that ends during the pause leaves the request
+// unhandled, to be delivered again.
+func TestOrderSeckillConsumeDelay(t *testing.T) {
+	t.Parallel()
+	f := start(t)
+	// Set before any flash-sale request reaches the service (none comes
+	// from the broker in this test); the handler goroutine starts after.
+	f.s.cfg.SeckillDelay = time.Hour
+	msg := svctest.Message(events.TopicSeckill, events.TagSeckillRequested, &events.SeckillRequested{RequestID: "slow-1", Activity: "SECKILL-1", UserID: "u1"})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.s.onSeckillRequested(ctx, msg) }()
+	seen := func() int {
+		code, _ := svctest.Do(t, "GET", f.url+"/seckill/requests/slow-1", nil, nil)
+		return code
+	}
+	// Without the pause the request would be recorded in a few
+	// milliseconds; with it, nothing is recorded while it waits.
+	time.Sleep(300 * time.Millisecond)
+	if code := seen(); code != 404 {
+		t.Fatalf("request recorded during the pause: GET %d", code)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("handler during a cancelled pause: %v, want context.Canceled", err)
+	}
+	if code := seen(); code != 404 {
+		t.Fatalf("request recorded after the pause was cut: GET %d", code)
+	}
+	// Redelivered with a short pause, it is handled.
+	f.s.cfg.SeckillDelay = time.Millisecond
+	svctest.Deliver(t, f.s.pipe.Router.Handle, msg)
+	var r SeckillRequest
+	if code, raw := svctest.Do(t, "GET", f.url+"/seckill/requests/slow-1", nil, &r); code != 200 || r.Status != RequestQueued {
+		t.Fatalf("after redelivery: %d %s", code, raw)
+	}
+}

@@ -26,6 +26,10 @@ type Config struct {
 	// transaction may still be running) before it is rolled back.
 	// Default 1m.
 	CheckGrace time.Duration
+	// SeckillDelay is a pause before each SeckillRequested is handled (0:
+	// none). A demo and teaching knob: it makes the order service a slow
+	// consumer, so a flash sale's backlog grows and drains visibly.
+	SeckillDelay time.Duration
 }
 
 // Service is the order service.

@@ -83,7 +83,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the choice of users")
 	fs.Int64Var(&o.stock, "stock", 500, "stock to set before the run (-1: keep the product's stock)")
 	fs.StringVar(&o.namesrv, "namesrv", envOr("NAMESRV_ADDR", "127.0.0.1:9876"), "NameServer `addresses` (host:port;host:port) to read the backlog; empty: no backlog")
-	fs.StringVar(&o.group, "group", "order-seckill", "the order service's consumer group on the seckill topic")
+	fs.StringVar(&o.group, "group", "order-service", "the order service's consumer group on the seckill topic")
 	fs.StringVar(&o.topic, "topic", "SECKILL_REQUESTS", "seckill topic")
 	fs.StringVar(&o.duringSpike, "during-spike", "", "shell `command` run (sh -c) when the spike starts, e.g. a broker restart")
 	fs.DurationVar(&o.settleTimeout, "settle-timeout", 60*time.Second, "how long to wait after the last request for every admitted request to settle")

@@ -14,7 +14,10 @@ func main() {
 		Name:        "order",
 		DefaultAddr: ":8081",
 		Env: func(e *env.Reader) order.Config {
-			return order.Config{CheckGrace: e.Duration("TX_CHECK_GRACE", 0)}
+			return order.Config{
+				CheckGrace:   e.Duration("TX_CHECK_GRACE", 0),
+				SeckillDelay: e.Duration("SECKILL_CONSUME_DELAY", 0),
+			}
 		},
 		Build: func(set pipeline.Settings, cfg order.Config) app.Service {
 			cfg.Settings = set
