@@ -5,14 +5,21 @@
 # gateway. Prints the URLs; Ctrl-C stops everything and removes the data.
 #
 # DEMO_DATABASE_URL=<superuser URL> uses your PostgreSQL server instead (the
-# database "surge" and the services' roles are created there if missing).
-# Binaries come from bin/ (make build). Ports: GATEWAY_PORT (8080),
-# ORDER_PORT (8081), INVENTORY_PORT (8082), POINTS_PORT (8083),
-# COUPON_PORT (8084), NAMESRV_PORT (9876), BROKER_PORT (10911).
+# database "surge", or DEMO_DATABASE_NAME, and the services' roles are
+# created there if missing).
+# Binaries come from bin/ (make build), or from the directory SURGE_BIN
+# names. Ports: GATEWAY_PORT (8080), ORDER_PORT (8081), INVENTORY_PORT
+# (8082), POINTS_PORT (8083), COUPON_PORT (8084), NAMESRV_PORT (9876),
+# BROKER_PORT (10911).
+#
+# Extra environment for one process: ORDER_ENV, INVENTORY_ENV, POINTS_ENV,
+# COUPON_ENV, GATEWAY_ENV, each space-separated NAME=value words, e.g.
+#   INVENTORY_ENV='TEACH_CHECK_THEN_UPDATE=true TEACH_RACE_WINDOW=20ms'
+#   ORDER_ENV=SECKILL_CONSUME_DELAY=20ms
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/scripts/lib/pg.sh"
-bin=$root/bin
+bin=${SURGE_BIN:-$root/bin}
 
 gw=${GATEWAY_PORT:-8080} op=${ORDER_PORT:-8081} ip=${INVENTORY_PORT:-8082}
 pp=${POINTS_PORT:-8083} cp=${COUPON_PORT:-8084} np=${NAMESRV_PORT:-9876} bp=${BROKER_PORT:-10911}
@@ -20,8 +27,18 @@ pp=${POINTS_PORT:-8083} cp=${COUPON_PORT:-8084} np=${NAMESRV_PORT:-9876} bp=${BR
 for b in mqnamesrv mqbroker order inventory points coupon gateway; do
 	[[ -x "$bin/$b" ]] || { echo "demo-local: $bin/$b is missing; run make build first" >&2; exit 1; }
 done
+db=${DEMO_DATABASE_NAME:-surge}
+[[ $db =~ ^[a-z_][a-z0-9_]*$ ]] || { echo "demo-local: DEMO_DATABASE_NAME \"$db\": want lower-case letters, digits and _" >&2; exit 1; }
+for v in ORDER_ENV INVENTORY_ENV POINTS_ENV COUPON_ENV GATEWAY_ENV; do
+	for w in ${!v:-}; do
+		[[ $w =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || { echo "demo-local: $v: \"$w\" is not NAME=value" >&2; exit 1; }
+	done
+done
 
 run=$(mktemp -d "${TMPDIR:-/tmp}/surge-demo.XXXXXX")
+# PostgreSQL runs as the postgres account when we are root: it must be able
+# to reach its directory inside this one.
+chmod 711 "$run"
 pids=()
 cleanup() {
 	trap - EXIT INT TERM
@@ -47,9 +64,9 @@ else
 	admin="postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
 	pghost=127.0.0.1:$port
 fi
-psql "$admin" -qAt -v ON_ERROR_STOP=1 -c "SELECT 1 FROM pg_database WHERE datname = 'surge'" | grep -q 1 ||
-	psql "$admin" -q -v ON_ERROR_STOP=1 -c "CREATE DATABASE surge"
-surge=$(python3 -c 'import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); print(u.urlunparse(p._replace(path="/surge")))' "$admin")
+psql "$admin" -qAt -v ON_ERROR_STOP=1 -c "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1 ||
+	psql "$admin" -q -v ON_ERROR_STOP=1 -c "CREATE DATABASE $db"
+surge=$(python3 -c 'import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); print(u.urlunparse(p._replace(path="/"+sys.argv[2])))' "$admin" "$db")
 psql "$surge" -q -v ON_ERROR_STOP=1 -f "$root/migrations/bootstrap.sql" >/dev/null
 
 start() { # start NAME CMD... : runs CMD in the background, its log in $run/NAME.log
@@ -58,7 +75,7 @@ start() { # start NAME CMD... : runs CMD in the background, its log in $run/NAME
 	"$@" >"$run/$name.log" 2>&1 &
 	pids+=($!)
 }
-dburl() { echo "postgres://$1_svc:$1_svc@$pghost/surge?sslmode=disable"; }
+dburl() { echo "postgres://$1_svc:$1_svc@$pghost/$db?sslmode=disable"; }
 
 export NAMESRV_ADDR=127.0.0.1:$np
 start namesrv "$bin/mqnamesrv" --listen "127.0.0.1:$np"
@@ -70,12 +87,17 @@ autoCreateTopicEnable=true
 listenPort=$bp
 CONF
 start broker "$bin/mqbroker" -c "$run/broker.conf"
-HTTP_ADDR=127.0.0.1:$op DATABASE_URL=$(dburl order) start order "$bin/order"
-HTTP_ADDR=127.0.0.1:$ip DATABASE_URL=$(dburl inventory) start inventory "$bin/inventory"
-HTTP_ADDR=127.0.0.1:$pp DATABASE_URL=$(dburl points) start points "$bin/points"
-HTTP_ADDR=127.0.0.1:$cp DATABASE_URL=$(dburl coupon) start coupon "$bin/coupon"
-HTTP_ADDR=127.0.0.1:$gw ORDER_URL=http://127.0.0.1:$op INVENTORY_URL=http://127.0.0.1:$ip \
-	POINTS_URL=http://127.0.0.1:$pp COUPON_URL=http://127.0.0.1:$cp start gateway "$bin/gateway"
+# shellcheck disable=SC2086 # the *_ENV words are split on purpose
+start order env HTTP_ADDR=127.0.0.1:$op DATABASE_URL="$(dburl order)" ${ORDER_ENV:-} "$bin/order"
+# shellcheck disable=SC2086
+start inventory env HTTP_ADDR=127.0.0.1:$ip DATABASE_URL="$(dburl inventory)" ${INVENTORY_ENV:-} "$bin/inventory"
+# shellcheck disable=SC2086
+start points env HTTP_ADDR=127.0.0.1:$pp DATABASE_URL="$(dburl points)" ${POINTS_ENV:-} "$bin/points"
+# shellcheck disable=SC2086
+start coupon env HTTP_ADDR=127.0.0.1:$cp DATABASE_URL="$(dburl coupon)" ${COUPON_ENV:-} "$bin/coupon"
+# shellcheck disable=SC2086
+start gateway env HTTP_ADDR=127.0.0.1:$gw ORDER_URL=http://127.0.0.1:$op INVENTORY_URL=http://127.0.0.1:$ip \
+	POINTS_URL=http://127.0.0.1:$pp COUPON_URL=http://127.0.0.1:$cp ${GATEWAY_ENV:-} "$bin/gateway"
 
 echo "waiting for the services to be ready (logs in $run)..."
 for port in $op $ip $pp $cp $gw; do
@@ -97,8 +119,8 @@ Surge is up (local processes):
   inventory    http://127.0.0.1:$ip
   points       http://127.0.0.1:$pp
   coupon       http://127.0.0.1:$cp
-  NameServer   127.0.0.1:$np          e.g. bin/mqadmin topicList -n 127.0.0.1:$np
-  PostgreSQL   $pghost (database surge)
+  NameServer   127.0.0.1:$np          e.g. $bin/mqadmin topicList -n 127.0.0.1:$np
+  PostgreSQL   $pghost (database $db)
   logs         $run/*.log
 Press Ctrl-C to stop everything.
 MSG
