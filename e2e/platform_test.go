@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -102,19 +103,28 @@ func startPlatform(t *testing.T, env ...string) *platform {
 	}
 	cmd := exec.Command("bash", filepath.Join(root, "scripts", "demo-local.sh"))
 	cmd.Env = append(append(os.Environ(), vars...), env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group, for the last resort in stopPlatform; SIGTERM
+	// (the script's Ctrl-C) if this test process dies first.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	out := &lockedBuffer{}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd.Stderr = out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("demo-local.sh: %v", err)
-	}
+	started := make(chan error, 1)
 	up := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
+		// The death signal comes when the thread that started the child
+		// ends, so this goroutine keeps its thread until the child is gone.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			line := sc.Text()
@@ -126,6 +136,9 @@ func startPlatform(t *testing.T, env ...string) *platform {
 		io.Copy(io.Discard, stdout)
 		done <- cmd.Wait()
 	}()
+	if err := <-started; err != nil {
+		t.Fatalf("demo-local.sh: %v", err)
+	}
 	t.Cleanup(func() { stopPlatform(t, cmd, done, out) })
 	select {
 	case <-up:
