@@ -87,15 +87,11 @@ autoCreateTopicEnable=true
 listenPort=$bp
 CONF
 start broker "$bin/mqbroker" -c "$run/broker.conf"
-# shellcheck disable=SC2086 # the *_ENV words are split on purpose
+# The *_ENV words are split on purpose: each is one NAME=value for env.
 start order env HTTP_ADDR=127.0.0.1:$op DATABASE_URL="$(dburl order)" ${ORDER_ENV:-} "$bin/order"
-# shellcheck disable=SC2086
 start inventory env HTTP_ADDR=127.0.0.1:$ip DATABASE_URL="$(dburl inventory)" ${INVENTORY_ENV:-} "$bin/inventory"
-# shellcheck disable=SC2086
 start points env HTTP_ADDR=127.0.0.1:$pp DATABASE_URL="$(dburl points)" ${POINTS_ENV:-} "$bin/points"
-# shellcheck disable=SC2086
 start coupon env HTTP_ADDR=127.0.0.1:$cp DATABASE_URL="$(dburl coupon)" ${COUPON_ENV:-} "$bin/coupon"
-# shellcheck disable=SC2086
 start gateway env HTTP_ADDR=127.0.0.1:$gw ORDER_URL=http://127.0.0.1:$op INVENTORY_URL=http://127.0.0.1:$ip \
 	POINTS_URL=http://127.0.0.1:$pp COUPON_URL=http://127.0.0.1:$cp ${GATEWAY_ENV:-} "$bin/gateway"
 
