@@ -1,7 +1,7 @@
 # Surge: thin wrappers over go commands. `make help` lists the targets.
 
 GO        ?= go
-MODULES   := mq services gateway loadtest migrations
+MODULES   := mq services gateway loadtest migrations e2e
 # Modules that are not in go.work's module list but hold tests too (their own
 # dependencies must not leak into mq's go.mod).
 EXTRA_MODULES := $(wildcard mq/compat)
@@ -20,6 +20,9 @@ build: ## build every binary into bin/
 	@mkdir -p $(BIN)
 	cd mq && CGO_ENABLED=0 $(GO) build -o ../$(BIN)/ ./cmd/...
 	cd mq/compat && CGO_ENABLED=0 $(GO) build -o ../../$(BIN)/ ./cmd/...
+	cd services && CGO_ENABLED=0 $(GO) build -o ../$(BIN)/ ./cmd/...
+	cd gateway && CGO_ENABLED=0 $(GO) build -o ../$(BIN)/ ./cmd/...
+	cd loadtest && CGO_ENABLED=0 $(GO) build -o ../$(BIN)/ ./cmd/...
 	@for m in $(ALL_MODULES); do (cd $$m && $(GO) build ./...) || exit 1; done
 
 # The compatibility tests run the official RocketMQ client, whose own data
@@ -43,7 +46,14 @@ migrate: ## create the services' roles and schemas and apply every migration (AD
 	cd services && ADMIN_DATABASE_URL='$(ADMIN_DATABASE_URL)' $(GO) run ./cmd/migrate
 
 .PHONY: demo
-demo: ## run a NameServer and a Broker in one process (mqbroker --dev); Ctrl-C stops
+demo: demo-local ## the whole platform up, URLs printed; Ctrl-C stops
+
+.PHONY: demo-local
+demo-local: build ## the whole platform as local processes with a throwaway PostgreSQL; Ctrl-C stops
+	@./scripts/demo-local.sh
+
+.PHONY: demo-broker
+demo-broker: ## a NameServer and a Broker in one process (mqbroker --dev); Ctrl-C stops
 	cd mq && $(GO) run ./cmd/mqbroker --dev
 
 .PHONY: bench
