@@ -56,7 +56,7 @@ func New(u Upstream) http.Handler {
 	h.rp = &httputil.ReverseProxy{
 		Rewrite:        h.rewrite,
 		Transport:      u.Transport,
-		ModifyResponse: u.ModifyResponse,
+		ModifyResponse: h.modify,
 		ErrorHandler:   h.fail,
 	}
 	return h
@@ -95,6 +95,19 @@ func (h *handler) rewrite(pr *httputil.ProxyRequest) {
 	}
 	pr.SetURL(h.up.URL)
 	pr.SetXForwarded()
+}
+
+// modify puts the public prefix back on a Location the upstream gave as a
+// path of its own (201 Created's /orders/7 is /api/orders/7 here), then
+// applies the upstream's ModifyResponse.
+func (h *handler) modify(resp *http.Response) error {
+	if loc := resp.Header.Get("Location"); h.up.StripPrefix != "" && strings.HasPrefix(loc, "/") && !strings.HasPrefix(loc, "//") {
+		resp.Header.Set("Location", h.up.StripPrefix+loc)
+	}
+	if h.up.ModifyResponse != nil {
+		return h.up.ModifyResponse(resp)
+	}
+	return nil
 }
 
 // fail answers a request the upstream did not answer.

@@ -43,6 +43,7 @@ func TestProxyForwards(t *testing.T) {
 		b, _ := io.ReadAll(r.Body)
 		w.Header().Set("X-Seen", r.Method+" "+r.URL.RequestURI()+" "+string(b))
 		w.Header().Set("X-Forwarded-For-Seen", r.Header.Get("X-Forwarded-For"))
+		w.Header().Set("Location", "/orders/7")
 		w.WriteHeader(http.StatusCreated)
 		io.WriteString(w, `{"ok":true}`)
 	}))
@@ -58,6 +59,9 @@ func TestProxyForwards(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusCreated || string(body) != `{"ok":true}` {
 		t.Errorf("got %d %s", resp.StatusCode, body)
+	}
+	if loc := resp.Header.Get("Location"); loc != "/api/orders/7" {
+		t.Errorf("Location %q, want the public path /api/orders/7", loc)
 	}
 	if got, want := resp.Header.Get("X-Seen"), `POST /orders?user=u%201 {"user_id":"u1"}`; got != want {
 		t.Errorf("upstream saw %q, want %q", got, want)
