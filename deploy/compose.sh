@@ -7,6 +7,7 @@
 #   compose.sh down               stop and remove the containers (data is kept)
 #   compose.sh down-volumes       ... and delete the volumes (database, broker store)
 #   compose.sh urls               print the published URLs
+#   compose.sh postgres-image     make sure a PostgreSQL image is here (pull, or build the offline one)
 #   compose.sh compose ARGS...    any Compose command (ps, logs, exec, restart ...)
 #
 # Environment: COMPOSE_PROJECT_NAME (default surge), SURGE_IMAGE (default
@@ -67,6 +68,14 @@ check_images() {
 	[[ " $* " == *" postgres "* ]] || return 0
 	[[ -f $root/migrations/bootstrap.sql ]] ||
 		die "migrations/bootstrap.sql is missing: PostgreSQL's first start runs it to create the services' roles and schemas"
+	postgres_image
+}
+
+# postgres_image [build]: picks PostgreSQL's image: POSTGRES_IMAGE, else
+# postgres:16 when it is here, else the offline image when it is here, else
+# postgres:16 pulled. When nothing can be pulled, "build" builds the offline
+# image; otherwise it is an error saying how to get one.
+postgres_image() {
 	if [[ -z ${POSTGRES_IMAGE:-} ]]; then
 		if have_image postgres:16; then
 			POSTGRES_IMAGE=postgres:16
@@ -78,10 +87,15 @@ check_images() {
 		fi
 	fi
 	export POSTGRES_IMAGE
-	if ! have_image "$POSTGRES_IMAGE"; then
-		docker pull -q "$POSTGRES_IMAGE" >/dev/null 2>&1 ||
-			die "cannot pull $POSTGRES_IMAGE: on a machine without a registry run 'make offline-images' (builds $offline_image from Debian packages), or set POSTGRES_IMAGE"
+	have_image "$POSTGRES_IMAGE" && return 0
+	docker pull -q "$POSTGRES_IMAGE" >/dev/null 2>&1 && return 0
+	if [[ ${1:-} == build && $POSTGRES_IMAGE == postgres:16 ]]; then
+		echo "compose: cannot pull $POSTGRES_IMAGE; building $offline_image from Debian packages" >&2
+		"$root/deploy/postgres/build-offline.sh" "$offline_image"
+		POSTGRES_IMAGE=$offline_image
+		return 0
 	fi
+	die "cannot pull $POSTGRES_IMAGE: on a machine without a registry run 'make offline-images' (builds $offline_image from Debian packages), or set POSTGRES_IMAGE"
 }
 
 # wait_healthy SERVICE...: waits until every container of the services is
@@ -142,6 +156,10 @@ Logs: ${compose[*]} -p $COMPOSE_PROJECT_NAME logs -f
 Stop: make down    (make down-volumes also deletes the database and the broker store)
 EOF
 	;;
+postgres-image)
+	postgres_image build
+	echo "compose: PostgreSQL image $POSTGRES_IMAGE" >&2
+	;;
 wait)
 	(($#)) || set -- "${all_services[@]}"
 	wait_healthy "$@"
@@ -151,7 +169,7 @@ down-volumes) "${compose[@]}" down --remove-orphans --volumes ;;
 urls) urls ;;
 compose) "${compose[@]}" "$@" ;;
 *)
-	sed -n '2,16p' "$0" >&2
+	sed -n '2,17p' "$0" >&2
 	exit 2
 	;;
 esac
