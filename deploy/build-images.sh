@@ -49,6 +49,6 @@ if ((${#missing[@]})); then
 fi
 
 cp "$root/deploy/image/Dockerfile" "$ctx/Dockerfile"
-DOCKER_BUILDKIT=0 docker build -q --build-arg "BINARIES=${built[*]}" -t "$image" "$ctx" >/dev/null 2>"$ctx/build.log" ||
+docker build -q --build-arg "BINARIES=${built[*]}" -t "$image" "$ctx" >/dev/null 2>"$ctx/build.log" ||
 	{ cat "$ctx/build.log" >&2; exit 1; }
 echo "images: $image ready ($(docker image inspect -f '{{.Size}}' "$image" | awk '{printf "%.0f MB", $1/1e6}'), $((SECONDS - start))s)" >&2
