@@ -101,28 +101,37 @@ postgres_image() {
 # wait_healthy SERVICE...: waits until every container of the services is
 # healthy; stops with the unhealthy one's last log lines otherwise.
 wait_healthy() {
-	local deadline=$((SECONDS + ${SURGE_WAIT:-300})) ids line name state pending
+	local deadline=$((SECONDS + ${SURGE_WAIT:-300})) ids name state restarts pending
 	while :; do
 		ids=$("${compose[@]}" ps -q "$@")
 		[[ -n $ids ]] || die "no containers for: $*"
 		pending=()
-		while read -r name state; do
+		while read -r name state restarts; do
 			name=${name#/}
+			if ((restarts >= 3)); then
+				state="restarting over and over ($restarts restarts)"
+			fi
 			case $state in
 			healthy) ;;
-			unhealthy | exited | dead)
+			starting | created | running) pending+=("$name") ;;
+			*)
 				echo "compose: $name is $state; its last log lines:" >&2
 				docker logs --tail 30 "$name" >&2 || true
 				exit 1
 				;;
-			*) pending+=("$name:$state") ;;
 			esac
 		done < <(
 			# shellcheck disable=SC2086
-			docker inspect -f '{{.Name}} {{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' $ids
+			docker inspect -f '{{.Name}} {{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}} {{.RestartCount}}' $ids
 		)
 		((${#pending[@]} == 0)) && return 0
-		((SECONDS < deadline)) || die "still not healthy after ${SURGE_WAIT:-300}s: ${pending[*]}"
+		if ((SECONDS >= deadline)); then
+			for name in "${pending[@]}"; do
+				echo "compose: $name is not healthy yet; its last log lines:" >&2
+				docker logs --tail 30 "$name" >&2 || true
+			done
+			die "still not healthy after ${SURGE_WAIT:-300}s: ${pending[*]}"
+		fi
 		sleep 2
 	done
 }

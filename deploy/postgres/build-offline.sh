@@ -18,8 +18,9 @@
 set -euo pipefail
 
 image=${1:-${POSTGRES_OFFLINE_IMAGE:-surge/postgres:15-offline}}
-base=${image%%:*}-rootfs:${image#*:}
-[[ $image == *:* ]] || base=$image-rootfs:latest
+name=${image%:*} tag=${image##*:}
+[[ $image == *:* && $tag != */* ]] || { name=$image tag=latest; }
+base=$name-rootfs:$tag
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 suite=${DEBIAN_SUITE:-bookworm}
 here=$(cd "$(dirname "$0")" && pwd)
