@@ -53,6 +53,7 @@ func requireDocker(t *testing.T) {
 // binaries the test needs.
 func requireBinaries(t *testing.T, names ...string) {
 	t.Helper()
+	requireDocker(t)
 	out, err := exec.Command("docker", "image", "inspect", "-f", `{{index .Config.Labels "io.surge.binaries"}}`, platformImage()).CombinedOutput()
 	if err != nil {
 		t.Fatalf("no image %s (run `make images`): %s", platformImage(), bytes.TrimSpace(out))
