@@ -25,7 +25,8 @@ func TestPlatform(t *testing.T) {
 	gw, inv := s.url("gateway"), s.url("inventory")
 
 	t.Run("order", func(t *testing.T) {
-		putProduct(t, inv, "E2E-BOOK", 1250, 100)
+		// 2 x 60.00: above the coupon service's threshold for a coupon.
+		putProduct(t, inv, "E2E-BOOK", 6000, 100)
 		var created map[string]any
 		call(t, http.MethodPost, gw+"/api/orders", map[string]any{
 			"user_id": "e2e-buyer", "items": []map[string]any{{"sku": "E2E-BOOK", "quantity": 2}},

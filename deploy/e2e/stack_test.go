@@ -119,6 +119,10 @@ func startStack(t *testing.T, project string, services ...string) *stack {
 			t.Logf("compose ps:\n%s", out)
 			out, _ = s.compose("logs", "--no-color", "--tail", "40")
 			t.Logf("compose logs:\n%s", out)
+			if os.Getenv("SURGE_E2E_KEEP") != "" {
+				t.Logf("SURGE_E2E_KEEP is set: project %s left running; remove it with COMPOSE_PROJECT_NAME=%s deploy/compose.sh down-volumes", project, project)
+				return
+			}
 		}
 		if out, err := s.script("down-volumes"); err != nil {
 			t.Errorf("down-volumes: %v\n%s", err, out)
