@@ -64,7 +64,9 @@ $sudo mkdir -p "$rootfs/etc/postgresql-common"
 echo "create_main_cluster = false" | $sudo tee "$rootfs/etc/postgresql-common/createcluster.conf" >/dev/null
 $sudo chroot "$rootfs" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
 	http_proxy="${http_proxy:-}" https_proxy="${https_proxy:-}" \
-	sh -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql-15 >/dev/null && apt-get clean'
+	sh -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql-15 && apt-get clean' >"$rootfs.log" 2>&1 ||
+	{ tail -n 30 "$rootfs.log" >&2; rm -f "$rootfs.log"; exit 1; }
+rm -f "$rootfs.log"
 # PostgreSQL's JIT (LLVM, 130 MB of the image) is optional: without its
 # provider library the server runs with JIT off. Translations and the
 # locale sources are not needed either (C.UTF-8 is built into libc).
@@ -76,6 +78,9 @@ $sudo rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/* "$rootfs"/u
 	"$rootfs/usr/sbin/policy-rc.d" "$rootfs/etc/resolv.conf"
 $sudo touch "$rootfs/etc/resolv.conf"
 
+# The images this build replaces, removed at the end if nothing uses them.
+old_ids=$(docker image inspect -f '{{.Id}}' "$image" "$base" 2>/dev/null || true)
+
 echo "offline-image: importing $base" >&2
 $sudo tar --numeric-owner -C "$rootfs" -c . | docker import \
 	-c 'ENV PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
@@ -83,5 +88,10 @@ $sudo tar --numeric-owner -C "$rootfs" -c . | docker import \
 	-m "Debian $suite minbase with postgresql-15, built by build-offline.sh" - "$base" >/dev/null
 
 echo "offline-image: building $image" >&2
-docker build -q --build-arg "BASE=$base" -t "$image" "$here" >/dev/null
+docker build -q --build-arg "BASE=$base" -t "$image" "$here" >"$rootfs.log" 2>&1 ||
+	{ cat "$rootfs.log" >&2; rm -f "$rootfs.log"; exit 1; }
+rm -f "$rootfs.log"
+for id in $old_ids; do
+	docker rmi "$id" >/dev/null 2>&1 || true
+done
 echo "offline-image: $image ready in $((SECONDS - start))s ($(docker image inspect -f '{{.Size}}' "$image" | awk '{printf "%.0f MB", $1/1e6}'))" >&2
