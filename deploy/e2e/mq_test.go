@@ -34,6 +34,18 @@ func TestBrokerInContainers(t *testing.T) {
 		t.Errorf("order_svc could create a table in the public schema:\n%s", out)
 	}
 
+	// The database outlives a restart of its container, and the bootstrap
+	// does not run again.
+	s.restart("postgres")
+	out := s.exec("postgres", "psql", "-U", "postgres", "-d", "surge", "-tAc",
+		"SELECT count(*) FROM pg_tables WHERE tablename = 'e2e_probe'")
+	if got := strings.TrimSpace(out); got != "4" {
+		t.Errorf("after a restart of PostgreSQL, %s of the 4 services' tables are left", got)
+	}
+	if logs, _ := s.compose("logs", "--no-color", "postgres"); strings.Count(logs, "running /docker-entrypoint-initdb.d/") > 1 {
+		t.Errorf("the bootstrap ran again at the restart:\n%s", logs)
+	}
+
 	// 50 messages before the broker restarts and 50 after; a new consumer
 	// group then reads all 100 from the first.
 	const n = 50
@@ -46,7 +58,7 @@ func TestBrokerInContainers(t *testing.T) {
 	produce()
 	s.restart("broker")
 	produce()
-	out := s.exec("broker", "mqadmin", "consumeMessage", "-t", "TopicTest", "--count", fmt.Sprint(2*n), "--wait", "90s")
+	out = s.exec("broker", "mqadmin", "consumeMessage", "-t", "TopicTest", "--count", fmt.Sprint(2*n), "--wait", "90s")
 	for i := range n {
 		if got := strings.Count(out, fmt.Sprintf("body=Hello RocketMQ %d\n", i)); got != 2 {
 			t.Errorf("message %d consumed %d times, want 2 (one sent before the restart, one after)", i, got)
