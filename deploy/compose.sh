@@ -103,7 +103,8 @@ postgres_image() {
 wait_healthy() {
 	local deadline=$((SECONDS + ${SURGE_WAIT:-300})) ids name state restarts pending
 	while :; do
-		ids=$("${compose[@]}" ps -q "$@")
+		# -a: Compose v2 lists only running containers otherwise.
+		ids=$("${compose[@]}" ps -a -q "$@")
 		[[ -n $ids ]] || die "no containers for: $*"
 		pending=()
 		while read -r name state restarts; do
