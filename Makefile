@@ -1,7 +1,7 @@
 # Surge: thin wrappers over go commands. `make help` lists the targets.
 
 GO        ?= go
-MODULES   := mq services gateway loadtest migrations e2e
+MODULES   := mq services gateway loadtest migrations e2e deploy
 # Modules that are not in go.work's module list but hold tests too (their own
 # dependencies must not leak into mq's go.mod).
 EXTRA_MODULES := $(wildcard mq/compat)
@@ -30,8 +30,10 @@ build: ## build every binary into bin/
 COMPAT_TEST_FLAGS ?= -timeout 12m
 
 .PHONY: test
-test: ## run every module's tests against a throwaway PostgreSQL (TEST_DATABASE_URL to use your own)
+test: ## run every module's tests against a throwaway PostgreSQL (TEST_DATABASE_URL to use your own), then e2e where Docker runs
 	@./scripts/with-testdb.sh $(MAKE) --no-print-directory test-modules
+	@if docker info >/dev/null 2>&1; then $(MAKE) --no-print-directory e2e; \
+	else echo "== e2e: NOT RUN, no Docker engine here (make e2e runs the compose end-to-end tests)"; fi
 
 .PHONY: test-modules
 test-modules: ## run every module's tests as they are (the database comes from TEST_DATABASE_URL)
@@ -45,8 +47,14 @@ ADMIN_DATABASE_URL ?= postgres://postgres:postgres@127.0.0.1:5432/surge?sslmode=
 migrate: ## create the services' roles and schemas and apply every migration (ADMIN_DATABASE_URL=superuser URL of db surge)
 	cd services && ADMIN_DATABASE_URL='$(ADMIN_DATABASE_URL)' $(GO) run ./cmd/migrate
 
+# The platform in containers: docker-compose.yml, deploy/, docs/docker.md.
+COMPOSE_SH := ./deploy/compose.sh
+E2E_FLAGS  ?= -count 1 -timeout 25m -v
+
 .PHONY: demo
-demo: demo-local ## the whole platform up, URLs printed; Ctrl-C stops
+demo: ## the platform in containers when a Docker engine runs (demo-containers), else demo-local
+	@if docker info >/dev/null 2>&1; then $(MAKE) --no-print-directory demo-containers; \
+	else echo "demo: no Docker engine, running demo-local"; $(MAKE) --no-print-directory demo-local; fi
 
 .PHONY: demo-local
 demo-local: build ## the whole platform as local processes with a throwaway PostgreSQL; Ctrl-C stops
@@ -55,6 +63,34 @@ demo-local: build ## the whole platform as local processes with a throwaway Post
 .PHONY: demo-broker
 demo-broker: ## a NameServer and a Broker in one process (mqbroker --dev); Ctrl-C stops
 	cd mq && $(GO) run ./cmd/mqbroker --dev
+
+.PHONY: demo-containers
+demo-containers: images up ## build the image, start the platform in containers, wait until ready, print URLs
+
+.PHONY: images
+images: ## build the platform image (static binaries FROM scratch; SURGE_IMAGE=surge/platform:dev)
+	@GO=$(GO) ./deploy/build-images.sh
+
+.PHONY: offline-images
+offline-images: ## build a PostgreSQL image from Debian packages, no registry needed (surge/postgres:15-offline)
+	@./deploy/postgres/build-offline.sh
+
+.PHONY: up
+up: ## start the platform in containers (docker compose up), wait until every service is ready
+	@$(COMPOSE_SH) up
+
+.PHONY: down
+down: ## stop and remove the platform's containers (volumes are kept)
+	@$(COMPOSE_SH) down
+
+.PHONY: down-volumes
+down-volumes: ## stop the platform and delete its volumes (database, broker store)
+	@$(COMPOSE_SH) down-volumes
+
+.PHONY: e2e
+e2e: images ## end-to-end tests of the compose platform (needs Docker; builds the PostgreSQL image if none can be had)
+	@$(COMPOSE_SH) postgres-image
+	cd deploy && $(GO) test -tags e2e $(E2E_FLAGS) ./e2e/
 
 .PHONY: bench
 bench: ## run the benchmarks (BENCH=regexp, BENCH_FLAGS=...)

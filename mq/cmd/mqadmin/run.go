@@ -36,19 +36,23 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"clusterList":       {"list clusters and brokers", clusterList},
-	"topicList":         {"list topics", topicList},
-	"topicRoute":        {"show a topic's route: -t", topicRoute},
-	"topicStatus":       {"show a topic's queues: -t", topicStatus},
-	"updateTopic":       {"create or update a topic: -t [-c cluster] [-r 8] [-w 8] [-p 6]", updateTopic},
-	"deleteTopic":       {"delete a topic: -t [-c cluster]", deleteTopic},
-	"consumerProgress":  {"show a group's lag per queue: -g -t", consumerProgress},
-	"queryMsgById":      {"show a message by its offset message ID: -i", queryMsgByID},
-	"queryMsgByKey":     {"find messages by key: -t -k", queryMsgByKey},
-	"queryMsgByOffset":  {"show the message at a queue offset: -t -b brokerName -i queueId -o offset", queryMsgByOffset},
-	"resetOffsetByTime": {"reset a group's offsets to a time: -g -t -s (ms, yyyy-MM-dd#HH:mm:ss:SSS, or now)", resetOffsetByTime},
-	"brokerStatus":      {"show a broker's runtime figures: -b addr", brokerStatus},
-	"sendMessage":       {"send one message: -t -p body [--tags]", sendMessage},
+	"clusterList":        {"list clusters and brokers", clusterList},
+	"topicList":          {"list topics", topicList},
+	"topicRoute":         {"show a topic's route: -t", topicRoute},
+	"topicStatus":        {"show a topic's queues: -t", topicStatus},
+	"updateTopic":        {"create or update a topic: -t [-c cluster] [-r 8] [-w 8] [-p 6]", updateTopic},
+	"deleteTopic":        {"delete a topic: -t [-c cluster]", deleteTopic},
+	"consumerProgress":   {"show a group's lag per queue: -g -t", consumerProgress},
+	"queryMsgById":       {"show a message by its offset message ID: -i", queryMsgByID},
+	"queryMsgByKey":      {"find messages by key: -t -k", queryMsgByKey},
+	"queryMsgByOffset":   {"show the message at a queue offset: -t -b brokerName -i queueId -o offset", queryMsgByOffset},
+	"resetOffsetByTime":  {"reset a group's offsets to a time: -g -t -s (ms, yyyy-MM-dd#HH:mm:ss:SSS, or now)", resetOffsetByTime},
+	"brokerStatus":       {"show a broker's runtime figures: -b addr", brokerStatus},
+	"sendMessage":        {"send one message: -t -p body [--tags]", sendMessage},
+	"consumeMessage":     {"consume a topic from its first message: -t [--count 32] [--wait 30s] [--tags]", consumeMessage},
+	"consumerConnection": {"show a group's consumers: -g -t", consumerConnection},
+	"quickstartProducer": {"send --count messages (1000) to TopicTest, like RocketMQ's quick start", quickstartProducer},
+	"quickstartConsumer": {"consume TopicTest, like RocketMQ's quick start", quickstartConsumer},
 }
 
 func usage(w io.Writer) {

@@ -81,3 +81,16 @@ func TestAdminErrors(t *testing.T) {
 		t.Fatal("route of a missing topic succeeded")
 	}
 }
+
+func TestAdminConsumeMessage(t *testing.T) {
+	c := mqtest.Start(t)
+	for _, body := range []string{"first", "second"} {
+		if _, err := admin(t, c, "sendMessage", "-t", "AdminConsume", "-body", body); err != nil {
+			t.Fatalf("sendMessage %s: %v", body, err)
+		}
+	}
+	out, err := admin(t, c, "consumeMessage", "-t", "AdminConsume", "--count", "2", "--wait", "30s")
+	if err != nil || !strings.Contains(out, "body=first") || !strings.Contains(out, "body=second") {
+		t.Fatalf("consumeMessage: %v\n%s", err, out)
+	}
+}

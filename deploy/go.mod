@@ -1,0 +1,3 @@
+module github.com/surge-mq/surge/deploy
+
+go 1.26
