@@ -192,6 +192,18 @@ func (s *Store) queue(topic string, queueID int32, create bool) *consumeQueue {
 	return cq
 }
 
+// queueList is a snapshot of the consume queues, to work on without
+// holding queuesMu.
+func (s *Store) queueList() []*consumeQueue {
+	s.queuesMu.RLock()
+	defer s.queuesMu.RUnlock()
+	queues := make([]*consumeQueue, 0, len(s.queues))
+	for _, cq := range s.queues {
+		queues = append(queues, cq)
+	}
+	return queues
+}
+
 // PutMessage appends one message. It fills in the queue offset, commit-log
 // offset, store time and store host. With SYNC_FLUSH it returns once the
 // message is on disk (unless its WAIT property is "false"); ErrFlushTimeout
