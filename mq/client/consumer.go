@@ -30,6 +30,16 @@ func WithConsumeFromFirst() Option { return func(c *config) { c.fromFirst = true
 // broker moves it to the group's dead-letter topic. Default 16.
 func WithMaxReconsumeTimes(n int) Option { return func(c *config) { c.maxReconsume = n } }
 
+// WithPullBatch sets how many messages one pull asks a queue for, 1 to
+// maxPullBatch (the broker also stops a pull at 256 KiB); the handler gets
+// at most that many at a time. Default 32, as the Java client's
+// pullBatchSize. Larger pulls drain a backlog in fewer round trips.
+func WithPullBatch(n int) Option { return func(c *config) { c.pullBatch = n } }
+
+// maxPullBatch is the most messages a pull may ask for (Java's limit of
+// pullBatchSize).
+const maxPullBatch = 1024
+
 // WithOrderly consumes each queue in order: a queue is consumed by one
 // member at a time (locked on the broker, renewed every 20 s), batches are
 // handled one after the other, and a failed batch is retried in place up to
@@ -92,6 +102,9 @@ func NewPushConsumer(group string, opts ...Option) (*Consumer, error) {
 	}
 	if len(cfg.namesrvs) == 0 || group == "" {
 		return nil, errors.New("client: a consumer needs WithNameServers and a group")
+	}
+	if cfg.pullBatch < 1 || cfg.pullBatch > maxPullBatch {
+		return nil, fmt.Errorf("client: WithPullBatch(%d): want 1 to %d messages per pull", cfg.pullBatch, maxPullBatch)
 	}
 	if cfg.logger == nil {
 		cfg.logger = loggerOrDiscard(nil)

@@ -26,6 +26,7 @@ type options struct {
 	size        int
 	concurrency int
 	batch       int
+	pullBatch   int
 	sendMode    string
 	duration    time.Duration
 	count       int64
@@ -47,6 +48,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.size, "s", 1024, "message size in bytes")
 	fs.IntVar(&o.concurrency, "c", 16, "concurrent senders")
 	fs.IntVar(&o.batch, "b", 1, "messages per batch")
+	fs.IntVar(&o.pullBatch, "pull", 32, "consumer: messages asked for per pull (1 to 1024)")
 	fs.StringVar(&o.sendMode, "m", "sync", "send mode: sync, async or oneway")
 	fs.DurationVar(&o.duration, "d", 30*time.Second, "how long to run")
 	fs.Int64Var(&o.count, "x", 0, "stop after this many messages (0: run for -d)")
@@ -63,6 +65,9 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.concurrency < 1 || o.size < 1 || o.batch < 1 {
 		return o, errors.New("-c, -s and -b must be positive")
+	}
+	if o.pullBatch < 1 || o.pullBatch > 1024 {
+		return o, fmt.Errorf("-pull %d: want 1 to 1024 messages per pull", o.pullBatch)
 	}
 	return o, nil
 }
@@ -235,7 +240,7 @@ func produce(ctx context.Context, o options, rec *recorder) error {
 }
 
 func consume(ctx context.Context, o options, rec *recorder) error {
-	c, err := client.NewPushConsumer(o.group, client.WithNameServers(broker.SplitNamesrvAddr(o.namesrv)...), client.WithConsumeFromFirst())
+	c, err := client.NewPushConsumer(o.group, client.WithNameServers(broker.SplitNamesrvAddr(o.namesrv)...), client.WithConsumeFromFirst(), client.WithPullBatch(o.pullBatch))
 	if err != nil {
 		return err
 	}

@@ -29,7 +29,7 @@ func TestBenchProducerAndConsumer(t *testing.T) {
 		t.Fatalf("output does not name the broker's flush mode:\n%s", out.String())
 	}
 	out.Reset()
-	if err := run(context.Background(), []string{"consumer", "-n", c.NamesrvAddr, "-t", "B", "-d", "3s", "-json", sum}, &out, &errOut); err != nil {
+	if err := run(context.Background(), []string{"consumer", "-n", c.NamesrvAddr, "-t", "B", "-pull", "128", "-d", "3s", "-json", sum}, &out, &errOut); err != nil {
 		t.Fatalf("consumer: %v", err)
 	}
 	b, _ = os.ReadFile(sum)
@@ -40,7 +40,7 @@ func TestBenchProducerAndConsumer(t *testing.T) {
 
 func TestBenchBadFlags(t *testing.T) {
 	var out, errOut bytes.Buffer
-	for _, args := range [][]string{{}, {"producer"}, {"producer", "-n", "x:1", "-m", "sideways"}, {"producer", "-n", "x:1", "-c", "0"}} {
+	for _, args := range [][]string{{}, {"producer"}, {"producer", "-n", "x:1", "-m", "sideways"}, {"producer", "-n", "x:1", "-c", "0"}, {"consumer", "-n", "x:1", "-pull", "0"}, {"consumer", "-n", "x:1", "-pull", "1025"}} {
 		if err := run(context.Background(), args, &out, &errOut); err == nil {
 			t.Errorf("%v accepted", args)
 		}
