@@ -23,6 +23,8 @@ func TestBadFlags(t *testing.T) {
 		{"producer", "-n", "x:1", "-c", "0"},
 		{"producer", "-n", "x:1", "-s", "-1"},
 		{"producer", "-n", "x:1", "-x", "-5"},
+		{"consumer", "-n", "x:1", "-pull", "0"},
+		{"consumer", "-n", "x:1", "-pull", "1025"},
 		{"producer", "-n", "x:1", "-d", "0s"},
 		{"producer", "-n", "x:1", "extra"},
 	} {

@@ -36,6 +36,8 @@ type Options struct {
 	// Rate is the target messages/s over all senders (0: as fast as
 	// possible).
 	Rate int
+	// PullBatch is how many messages a consumer asks for per pull.
+	PullBatch int
 	// JSONOut is a file to write the Summary to ("" = none).
 	JSONOut string
 }
@@ -60,6 +62,7 @@ func parse(prog string, args []string, stderr io.Writer) (Options, error) {
 	fs.DurationVar(&o.Duration, "d", 30*time.Second, "how long to run")
 	fs.Int64Var(&o.Count, "x", 0, "stop after this many messages sent or consumed (0: run for -d)")
 	fs.IntVar(&o.Rate, "r", 0, "target messages/s over all senders (0: as fast as possible); latency is measured from the intended send time")
+	fs.IntVar(&o.PullBatch, "pull", 32, "consumer: messages asked for per pull (1 to 1024)")
 	fs.StringVar(&o.JSONOut, "json", "", "write a JSON summary to this `file`")
 	if err := fs.Parse(args[1:]); err != nil {
 		return o, err
@@ -76,6 +79,9 @@ func parse(prog string, args []string, stderr io.Writer) (Options, error) {
 	}
 	if o.Concurrency < 1 || o.Size < 1 || o.Batch < 1 {
 		return o, errors.New("-c, -s and -b must be positive")
+	}
+	if o.PullBatch < 1 || o.PullBatch > 1024 {
+		return o, fmt.Errorf("-pull %d: want 1 to 1024 messages per pull", o.PullBatch)
 	}
 	if o.Duration <= 0 || o.Count < 0 || o.Rate < 0 {
 		return o, errors.New("-d must be positive, -x and -r not negative")

@@ -25,7 +25,7 @@ func (SurgeDriver) NewProducer(_ context.Context, o Options) (Producer, error) {
 
 // Consume implements Driver with a push consumer.
 func (SurgeDriver) Consume(ctx context.Context, o Options, got func(int64)) error {
-	c, err := client.NewPushConsumer(o.Group, client.WithNameServers(o.Namesrv...), client.WithConsumeFromFirst())
+	c, err := client.NewPushConsumer(o.Group, client.WithNameServers(o.Namesrv...), client.WithConsumeFromFirst(), client.WithPullBatchSize(o.PullBatch))
 	if err != nil {
 		return err
 	}

@@ -203,3 +203,30 @@ func TestConsumerListAndNotify(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// storedProperties builds the common case in one allocation; whatever the
+// input, the result is the one of the general rule: props and extra
+// joined, WAIT removed, CLUSTER set.
+func TestStoredProperties(t *testing.T) {
+	b := &Broker{cfg: Config{ClusterName: "C1"}}
+	general := func(props, extra string) string {
+		return protocol.SetProperty(protocol.DeleteProperty(joinProperties(props, extra), protocol.PropertyWaitStoreMsgOK), protocol.PropertyCluster, "C1")
+	}
+	parts := []string{
+		"",
+		"UNIQ_KEY\x01A1\x02",
+		"UNIQ_KEY\x01A1", // Java's form: no separator after the last pair
+		"TAGS\x01t\x02WAIT\x01true\x02",
+		"WAIT\x01false",
+		"CLUSTER\x01other\x02KEYS\x01k\x02",
+		"KEYS\x01WAIT\x02", // WAIT as a value, not a name
+		"\x02\x02TAGS\x01x\x02",
+	}
+	for _, props := range parts {
+		for _, extra := range parts {
+			if got, want := b.storedProperties(props, extra), general(props, extra); got != want {
+				t.Errorf("storedProperties(%q, %q) = %q, want %q", props, extra, got, want)
+			}
+		}
+	}
+}

@@ -20,7 +20,7 @@ type testBroker struct {
 }
 
 // startBroker starts a broker; edit adjusts its config first.
-func startBroker(t *testing.T, edit func(*Config)) *testBroker {
+func startBroker(t testing.TB, edit func(*Config)) *testBroker {
 	t.Helper()
 	cfg := Config{
 		BrokerIP: "127.0.0.1",

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -84,13 +85,46 @@ func (b *Broker) checkSend(h *protocol.SendMessageHeader) (protocol.TopicConfig,
 	return tc, protocol.Success, ""
 }
 
-// storedProperties is what a stored message keeps of the sent properties:
-// all but WAIT, plus CLUSTER.
-func (b *Broker) storedProperties(props string) string {
-	if strings.Contains(props, protocol.PropertyWaitStoreMsgOK) {
+// storedProperties is what a stored message keeps of the sent properties
+// props followed by extra (a batch header's properties, appended to each
+// sub-message's; "" for a single send): all but WAIT, plus CLUSTER.
+func (b *Broker) storedProperties(props, extra string) string {
+	const wait = protocol.PropertyWaitStoreMsgOK + string(protocol.NameValueSeparator)
+	const cluster = protocol.PropertyCluster + string(protocol.NameValueSeparator)
+	if strings.Contains(props, wait) || strings.Contains(extra, wait) || strings.Contains(props, cluster) || strings.Contains(extra, cluster) {
+		props = joinProperties(props, extra)
 		props = protocol.DeleteProperty(props, protocol.PropertyWaitStoreMsgOK)
+		return protocol.SetProperty(props, protocol.PropertyCluster, b.cfg.ClusterName)
 	}
-	return protocol.SetProperty(props, protocol.PropertyCluster, b.cfg.ClusterName)
+	// The common case, built with one allocation: nothing to delete or
+	// replace, so SetProperty would only append.
+	var sb strings.Builder
+	sb.Grow(len(props) + len(extra) + len(cluster) + len(b.cfg.ClusterName) + 2)
+	sb.WriteString(props)
+	if extra != "" {
+		if props != "" && props[len(props)-1] != protocol.PropertySeparator {
+			sb.WriteByte(protocol.PropertySeparator)
+		}
+		sb.WriteString(extra)
+	}
+	if sb.Len() > 0 && !strings.HasSuffix(sb.String(), string(protocol.PropertySeparator)) {
+		sb.WriteByte(protocol.PropertySeparator)
+	}
+	sb.WriteString(cluster)
+	sb.WriteString(b.cfg.ClusterName)
+	sb.WriteByte(protocol.PropertySeparator)
+	return sb.String()
+}
+
+// joinProperties appends extra's pairs to props.
+func joinProperties(props, extra string) string {
+	if extra == "" {
+		return props
+	}
+	if props != "" && !strings.HasSuffix(props, string(protocol.PropertySeparator)) {
+		props += string(protocol.PropertySeparator)
+	}
+	return props + extra
 }
 
 func (b *Broker) bodyTooLarge(n int) (int16, string) {
@@ -102,7 +136,7 @@ func (b *Broker) singleMessage(c *remoting.Conn, h *protocol.SendMessageHeader, 
 		code, remark := b.bodyTooLarge(len(body))
 		return nil, code, remark
 	}
-	props := b.storedProperties(h.Properties)
+	props := b.storedProperties(h.Properties, "")
 	if len(props) > protocol.MaxPropertiesLength {
 		return nil, protocol.MessageIllegal, fmt.Sprintf("the message properties are %d bytes, the limit is %d", len(props), protocol.MaxPropertiesLength)
 	}
@@ -131,28 +165,24 @@ func (b *Broker) batchMessages(c *remoting.Conn, h *protocol.SendMessageHeader, 
 		return nil, protocol.MessageIllegal, "malformed batch body: " + err.Error()
 	}
 	born := peerAddr(c)
-	msgs := make([]*protocol.Message, 0, len(subs))
-	for _, sm := range subs {
+	// One allocation for the batch's messages.
+	stored := make([]protocol.Message, len(subs))
+	msgs := make([]*protocol.Message, len(subs))
+	for i, sm := range subs {
 		if len(sm.Body) > b.cfg.Store.MaxMessageSize {
 			code, remark := b.bodyTooLarge(len(sm.Body))
 			return nil, code, remark
 		}
-		props := sm.Properties
-		if h.Properties != "" {
-			if props != "" && !strings.HasSuffix(props, string(protocol.PropertySeparator)) {
-				props += string(protocol.PropertySeparator)
-			}
-			props += h.Properties
-		}
-		props = b.storedProperties(props)
+		props := b.storedProperties(sm.Properties, h.Properties)
 		if len(props) > protocol.MaxPropertiesLength {
 			return nil, protocol.MessageIllegal, fmt.Sprintf("the message properties are %d bytes, the limit is %d", len(props), protocol.MaxPropertiesLength)
 		}
-		msgs = append(msgs, &protocol.Message{
+		stored[i] = protocol.Message{
 			Topic: h.Topic, QueueID: h.QueueID, Flag: sm.Flag, SysFlag: h.SysFlag,
 			BornTimestamp: h.BornTimestamp, BornHost: born, ReconsumeTimes: h.ReconsumeTimes,
 			Body: sm.Body, Properties: props,
-		})
+		}
+		msgs[i] = &stored[i]
 	}
 	return msgs, protocol.Success, ""
 }
@@ -239,13 +269,18 @@ func (b *Broker) sendResponse(req *remoting.Command, msgs []*protocol.Message, q
 			return remoting.NewResponse(req, code, remark)
 		}
 	}
-	ids := make([]string, len(res.Offsets))
+	// The IDs of a batch, comma-separated, rendered into one buffer.
+	host := b.addrPort()
+	ids := make([]byte, 0, len(res.Offsets)*(offsetIDLen(host)+1))
 	for i, off := range res.Offsets {
-		ids[i] = protocol.OffsetMessageID(b.addrPort(), off)
+		if i > 0 {
+			ids = append(ids, ',')
+		}
+		ids = protocol.AppendOffsetMessageID(ids, host, off)
 	}
 	resp := remoting.NewResponse(req, code, "")
 	resp.ExtFields = map[string]string{
-		"msgId":       strings.Join(ids, ","),
+		"msgId":       string(ids),
 		"queueId":     strconv.Itoa(int(queueID)),
 		"queueOffset": itoa(res.QueueOffset),
 		"MSG_REGION":  "DefaultRegion",
@@ -255,6 +290,14 @@ func (b *Broker) sendResponse(req *remoting.Command, msgs []*protocol.Message, q
 		resp.ExtFields["transactionId"] = msgs[0].Property(protocol.PropertyUniqKey)
 	}
 	return resp
+}
+
+// offsetIDLen is the length of an offset message ID of host.
+func offsetIDLen(host netip.AddrPort) int {
+	if host.Addr().Unmap().Is6() {
+		return 56
+	}
+	return 32
 }
 
 // storeErrorCode maps store errors to response codes and remarks that name

@@ -196,3 +196,37 @@ func TestConsumerRetriesReachTheirTopicsHandler(t *testing.T) {
 		t.Fatalf("messages reached another topic's handler: %v", wrong)
 	}
 }
+
+// WithPullBatchSize: one pull brings up to that many messages, so the handler
+// sees batches larger than the default 32; out-of-range sizes are refused.
+func TestConsumerPullBatch(t *testing.T) {
+	for _, n := range []int{0, -1, 1025} {
+		if _, err := client.NewPushConsumer("g", client.WithNameServers("127.0.0.1:1"), client.WithPullBatchSize(n)); err == nil {
+			t.Errorf("WithPullBatchSize(%d) accepted", n)
+		}
+	}
+	c := mqtest.Start(t)
+	p := newProducer(t, c)
+	var batch []*client.Message
+	for i := range 200 {
+		batch = append(batch, &client.Message{Topic: "PB", Body: []byte(fmt.Sprint(i))})
+	}
+	// One batch send puts all 200 in one queue before the consumer starts.
+	if _, err := p.SendBatch(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	largest, total := 0, 0
+	newConsumer(t, c, "pb", "PB", "*", func(_ context.Context, msgs []*client.MessageExt) error {
+		mu.Lock()
+		defer mu.Unlock()
+		largest, total = max(largest, len(msgs)), total+len(msgs)
+		return nil
+	}, client.WithPullBatchSize(128))
+	waitUntil(t, 10*time.Second, "200 messages", func() bool { mu.Lock(); defer mu.Unlock(); return total >= 200 })
+	mu.Lock()
+	defer mu.Unlock()
+	if largest != 128 {
+		t.Fatalf("largest batch handed to the handler: %d messages, want 128 (one pull)", largest)
+	}
+}

@@ -57,8 +57,11 @@ func newMember(group, consumeType string, opts []Option) (*member, error) {
 	if len(cfg.namesrvs) == 0 || group == "" {
 		return nil, errors.New("client: a consumer needs WithNameServers and a group")
 	}
-	if cfg.pullBatch <= 0 || cfg.cacheMsgs <= 0 || cfg.cacheBytes <= 0 {
-		return nil, errors.New("client: pull batch size and thresholds must be positive")
+	if cfg.pullBatch < 1 || cfg.pullBatch > maxPullBatch {
+		return nil, fmt.Errorf("client: WithPullBatchSize(%d): want 1 to %d messages per pull", cfg.pullBatch, maxPullBatch)
+	}
+	if cfg.cacheMsgs <= 0 || cfg.cacheBytes <= 0 {
+		return nil, errors.New("client: pull thresholds must be positive")
 	}
 	cfg.logger = loggerOrDiscard(cfg.logger)
 	m := &member{

@@ -28,9 +28,14 @@ func WithPullThresholds(msgs, bytes int) Option {
 	return func(c *config) { c.cacheMsgs, c.cacheBytes = msgs, int64(bytes) }
 }
 
-// WithPullBatchSize sets how many messages one pull asks for, which is also
-// the most a push handler or a Poll gets at once. Default 32.
+// WithPullBatchSize sets how many messages one pull asks for, 1 to 1024
+// (the broker also stops a pull at 256 KiB), which is also the most a push
+// handler or a Poll gets at once. Default 32, as the Java client's
+// pullBatchSize; larger pulls drain a backlog in fewer round trips.
 func WithPullBatchSize(n int) Option { return func(c *config) { c.pullBatch = n } }
+
+// maxPullBatch is the most messages a pull may ask for (Java's limit).
+const maxPullBatch = 1024
 
 // msgCache holds the messages pulled from one queue, in offset order. The
 // fetcher appends; one consumer (a push worker or Poll) removes from the

@@ -45,6 +45,13 @@ func DecodeBatch(body []byte) ([]BatchMessage, error) {
 	}
 	be := binary.BigEndian
 	var out []BatchMessage
+	if len(body) >= batchFixedSize {
+		// Room for as many records as the first one's size fits in the
+		// body: exact for a batch of equal messages, one allocation.
+		if first := int(int32(be.Uint32(body))); first >= batchFixedSize {
+			out = make([]BatchMessage, 0, len(body)/first+1)
+		}
+	}
 	for p := 0; p < len(body); {
 		b := body[p:]
 		if len(b) < batchFixedSize {

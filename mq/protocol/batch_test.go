@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -138,5 +139,25 @@ func TestAppendBatchMessage(t *testing.T) {
 	got, err := AppendBatchMessage([]byte("keep"), max)
 	if !errors.Is(err, ErrPropsLength) || string(got) != "keep" {
 		t.Errorf("32768-byte properties: %q, %v", got, err)
+	}
+}
+
+// BenchmarkDecodeBatch measures splitting a batch of 32 messages of 1 KiB,
+// each with a UNIQ_KEY, as the broker does for every batch send.
+func BenchmarkDecodeBatch(b *testing.B) {
+	var body []byte
+	payload := make([]byte, 1024)
+	for i := range 32 {
+		var err error
+		if body, err = AppendBatchMessage(body, BatchMessage{Body: payload, Properties: fmt.Sprintf("UNIQ_KEY\x01%032X\x02", i)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if msgs, err := DecodeBatch(body); err != nil || len(msgs) != 32 {
+			b.Fatalf("%d messages, %v", len(msgs), err)
+		}
 	}
 }

@@ -237,6 +237,14 @@ func DecodeMessage(b []byte, verifyCRC bool) (*Message, error) {
 	return m, nil
 }
 
+// DecodeInto decodes the record at the start of b into m, as DecodeMessage
+// does, for a caller that walks many records with one Message: m's Topic
+// string is kept when the record's topic is the same, so a scan of one
+// topic's records does not allocate a topic per record.
+func (m *Message) DecodeInto(b []byte, verifyCRC bool) error {
+	return m.decode(b, verifyCRC)
+}
+
 func (m *Message) decode(b []byte, verifyCRC bool) error {
 	size, magic, err := RecordSize(b)
 	if err != nil {
@@ -297,7 +305,9 @@ func (m *Message) decode(b []byte, verifyCRC bool) error {
 	if topicLen > len(b)-p-2 {
 		return fmt.Errorf("%w: topic length %d", ErrBadLength, topicLen)
 	}
-	m.Topic = string(b[p : p+topicLen])
+	if topic := b[p : p+topicLen]; string(topic) != m.Topic {
+		m.Topic = string(topic)
+	}
 	p += topicLen
 	propLen := int(be.Uint16(b[p:]))
 	p += 2

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/netip"
-	"strings"
 	"unicode/utf16"
 )
 
@@ -13,6 +12,13 @@ import (
 // store host's IP, its port (int32) and the commit-log offset (int64). For an
 // IPv4 host it is 32 characters, the only form the Go client can parse.
 func OffsetMessageID(storeHost netip.AddrPort, offset int64) string {
+	var buf [56]byte
+	return string(AppendOffsetMessageID(buf[:0], storeHost, offset))
+}
+
+// AppendOffsetMessageID appends OffsetMessageID(storeHost, offset) to dst,
+// so that the IDs of a batch go into one buffer.
+func AppendOffsetMessageID(dst []byte, storeHost netip.AddrPort, offset int64) []byte {
 	var buf [28]byte
 	ip := storeHost.Addr().Unmap()
 	n := 0
@@ -29,7 +35,11 @@ func OffsetMessageID(storeHost netip.AddrPort, offset int64) string {
 	}
 	binary.BigEndian.PutUint32(buf[n:], uint32(storeHost.Port()))
 	binary.BigEndian.PutUint64(buf[n+4:], uint64(offset))
-	return strings.ToUpper(hex.EncodeToString(buf[:n+12]))
+	const upperHex = "0123456789ABCDEF"
+	for _, c := range buf[:n+12] {
+		dst = append(dst, upperHex[c>>4], upperHex[c&0xF])
+	}
+	return dst
 }
 
 // ParseOffsetMessageID splits an offset message ID into store host and

@@ -88,3 +88,36 @@ func TestTagHash(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendOffsetMessageID(t *testing.T) {
+	// A batch's IDs rendered into one buffer equal the IDs one by one.
+	for _, h := range []string{"192.168.0.10:10911", "[2001:db8::1]:10911", "[::ffff:10.0.0.1]:1"} {
+		host := netip.MustParseAddrPort(h)
+		var buf []byte
+		var want []string
+		for i, off := range []int64{0, 1, 1234567, -1} {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = AppendOffsetMessageID(buf, host, off)
+			want = append(want, OffsetMessageID(host, off))
+		}
+		if got := string(buf); got != strings.Join(want, ",") {
+			t.Errorf("%s: appended %q, one by one %q", h, got, strings.Join(want, ","))
+		}
+	}
+}
+
+// BenchmarkAppendOffsetMessageID measures rendering the 32 IDs of a batch
+// send's response.
+func BenchmarkAppendOffsetMessageID(b *testing.B) {
+	host := netip.MustParseAddrPort("192.168.0.10:10911")
+	buf := make([]byte, 0, 32*33)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = buf[:0]
+		for i := range int64(32) {
+			buf = AppendOffsetMessageID(append(buf, ','), host, 1<<30+i*1200)
+		}
+	}
+}

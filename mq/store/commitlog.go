@@ -188,25 +188,44 @@ func (cl *commitLog) syncTo(off int64) error {
 }
 
 // keepMapped is how much of the log behind the flushed offset stays
-// mapped: the recent messages consumers are still reading.
+// mapped while appends go on: the recent messages consumers are still
+// reading.
 const keepMapped = 64 << 20
 
 // release drops the mappings of the flushed pages more than keepMapped
-// behind the flushed offset. Their data stays in the page cache (a later
-// read maps it again), but they stop counting as the broker's resident
-// memory, which otherwise grows with every byte written and every old byte
-// read. The retention loop calls it every second, so pages readers mapped
-// again are dropped again.
-func (cl *commitLog) release() {
-	off := cl.flushed.Load() - keepMapped
-	cl.segsMu.RLock()
-	defer cl.segsMu.RUnlock()
+// behind the flushed offset; when idle (nothing appended for a while and
+// everything flushed) it drops every mapping of the log, the pages
+// populated ahead of the writer and the spare segment included. The data
+// stays in the page cache (a later read or append maps it again), but the
+// pages stop counting as the broker's resident memory, which otherwise
+// grows with every byte written and every old byte read. releaseLoop
+// calls it several times a second, so pages readers mapped again are
+// dropped again.
+func (cl *commitLog) release(idle bool) {
+	flushed := cl.flushed.Load()
+	if idle && flushed < cl.written.Load() {
+		idle = false
+	}
+	off := flushed - keepMapped
 	page := int64(os.Getpagesize())
 	off -= off % page
+	cl.segsMu.RLock()
 	for _, s := range cl.segs {
-		if to := min(off, s.end()); to > s.base {
+		to := min(off, s.end())
+		if idle {
+			to = s.end()
+		}
+		if to > s.base {
 			s.advise(0, to-s.base, unix.MADV_DONTNEED)
 		}
+	}
+	cl.segsMu.RUnlock()
+	if idle {
+		cl.spareMu.Lock()
+		if cl.spare != nil {
+			cl.spare.advise(0, cl.spare.size(), unix.MADV_DONTNEED)
+		}
+		cl.spareMu.Unlock()
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+
+	"golang.org/x/sys/unix"
 )
 
 // cqEntrySize is the size of a consume-queue entry: commit-log offset
@@ -304,6 +306,18 @@ func (cq *consumeQueue) deleteBelow(clMin int64) (int, error) {
 	}
 	cq.min.Store(qo)
 	return removed, nil
+}
+
+// release drops the mappings of the queue's full segments, and of all of
+// them when idle; see commitLog.release. Entries stay in the page cache.
+func (cq *consumeQueue) release(idle bool) {
+	cq.mu.RLock()
+	defer cq.mu.RUnlock()
+	for i, s := range cq.segs {
+		if i < len(cq.segs)-1 || idle {
+			s.advise(0, s.size(), unix.MADV_DONTNEED)
+		}
+	}
 }
 
 func (cq *consumeQueue) close() error {

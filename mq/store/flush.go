@@ -136,13 +136,7 @@ func (s *Store) flushAll(final bool) error {
 		}
 	}
 	cp := checkpointData{Format: 1, CommitLogEnd: cqTo, ConsumeQueueOffset: cqTo}
-	s.queuesMu.RLock()
-	queues := make([]*consumeQueue, 0, len(s.queues))
-	for _, cq := range s.queues {
-		queues = append(queues, cq)
-	}
-	s.queuesMu.RUnlock()
-	for _, cq := range queues {
+	for _, cq := range s.queueList() {
 		if err := cq.sync(); err != nil {
 			return err
 		}
@@ -163,5 +157,6 @@ func (s *Store) start() {
 	s.wg.Go(s.checkpointLoop)
 	s.wg.Go(s.indexLoop)
 	s.wg.Go(s.retentionLoop)
+	s.wg.Go(s.releaseLoop)
 	s.wg.Go(s.warmLoop)
 }

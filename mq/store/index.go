@@ -799,6 +799,32 @@ func (ix *index) Close() error {
 	return errors.Join(errs...)
 }
 
+// release drops the index's mappings of entries already written: all of
+// a full file, the entries of the file being written (its hash slots are
+// updated all over and stay mapped), and everything when idle. See
+// commitLog.release. Queries map the pages they read again.
+func (ix *index) release(idle bool) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	page := os.Getpagesize()
+	for i, f := range ix.files {
+		if f.data == nil {
+			continue
+		}
+		from, to := 0, len(f.data)
+		if i == len(ix.files)-1 && !idle {
+			// Whole pages of written entries only: the page the next entry
+			// goes to stays.
+			from = (f.entryOff(1) + page - 1) / page * page
+			to = f.entryOff(1) + int(f.count())*idxEntrySize
+			to -= to % page
+		}
+		if to > from {
+			_ = unix.Madvise(f.data[from:to], unix.MADV_DONTNEED)
+		}
+	}
+}
+
 func (f *idxFile) close() error {
 	var err error
 	if f.data != nil {

@@ -17,8 +17,7 @@ import (
 // whose records are gone.
 //
 // Independently, every second, the disk usage is compared with
-// DiskHardWatermark: above it appends fail with ErrDiskFull (reads go on),
-// and the mappings of old, flushed data are dropped (commitLog.release).
+// DiskHardWatermark: above it appends fail with ErrDiskFull (reads go on).
 
 // maxDeletePerRound bounds how many segments one clean removes, so that a
 // burst of deletions does not stall the disk (deleteFileBatchMax).
@@ -35,7 +34,6 @@ func (s *Store) retentionLoop() {
 		case <-tick.C:
 		}
 		s.checkDisk()
-		s.cl.release()
 		if time.Since(lastClean) >= s.cfg.CleanInterval {
 			lastClean = time.Now()
 			if _, err := s.Clean(); err != nil {
@@ -98,13 +96,7 @@ func (s *Store) Clean() (int, error) {
 		}
 	}
 	clMin := s.cl.minOffset()
-	s.queuesMu.RLock()
-	queues := make([]*consumeQueue, 0, len(s.queues))
-	for _, cq := range s.queues {
-		queues = append(queues, cq)
-	}
-	s.queuesMu.RUnlock()
-	for _, cq := range queues {
+	for _, cq := range s.queueList() {
 		if _, err := cq.deleteBelow(clMin); err != nil {
 			return len(doomed), err
 		}

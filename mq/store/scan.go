@@ -37,7 +37,9 @@ func (cl *commitLog) scan(off, end int64, verify bool, fn func(m *protocol.Messa
 // stops without error at end, at a zero size (space never written) or after
 // a blank marker (returning the segment end).
 func scanSegment(s *segment, off, end int64, verify bool, fn func(m *protocol.Message) error) (int64, error) {
-	var m protocol.Message
+	// decoded is reused from record to record, so the records of one topic
+	// share its topic string instead of allocating one each.
+	var m, decoded protocol.Message
 	for off < end {
 		b := s.data[off-s.base : end-s.base]
 		size, magic, err := protocol.RecordSize(b)
@@ -54,8 +56,8 @@ func scanSegment(s *segment, off, end int64, verify bool, fn func(m *protocol.Me
 		default:
 			return off, &CorruptError{File: s.path, Offset: off, Reason: fmt.Sprintf("bad magic %#08x", magic)}
 		}
-		dm, err := protocol.DecodeMessage(b, verify)
-		if err != nil {
+		dm := &decoded
+		if err := dm.DecodeInto(b, verify); err != nil {
 			return off, &CorruptError{File: s.path, Offset: off, Reason: err.Error()}
 		}
 		if dm.PhysicalOffset != off {

@@ -192,6 +192,18 @@ func (s *Store) queue(topic string, queueID int32, create bool) *consumeQueue {
 	return cq
 }
 
+// queueList is a snapshot of the consume queues, to work on without
+// holding queuesMu.
+func (s *Store) queueList() []*consumeQueue {
+	s.queuesMu.RLock()
+	defer s.queuesMu.RUnlock()
+	queues := make([]*consumeQueue, 0, len(s.queues))
+	for _, cq := range s.queues {
+		queues = append(queues, cq)
+	}
+	return queues
+}
+
 // PutMessage appends one message. It fills in the queue offset, commit-log
 // offset, store time and store host. With SYNC_FLUSH it returns once the
 // message is on disk (unless its WAIT property is "false"); ErrFlushTimeout
@@ -213,9 +225,14 @@ func (s *Store) PutMessages(ctx context.Context, msgs []*protocol.Message) (PutR
 	if s.diskFull.Load() {
 		return res, fmt.Errorf("%w: disk %.1f%% used, limit diskSpaceWarningLevelRatio=%d%%", ErrDiskFull, float64(s.diskUsage.Load())/100, s.cfg.DiskHardWatermark)
 	}
+	validTopic := ""
 	for _, m := range msgs {
-		if err := ValidTopic(m.Topic); err != nil {
-			return res, err
+		if m.Topic != validTopic || validTopic == "" {
+			// The messages of a batch share a topic: check it once.
+			if err := ValidTopic(m.Topic); err != nil {
+				return res, err
+			}
+			validTopic = m.Topic
 		}
 		if err := m.Validate(); err != nil {
 			return res, err
@@ -267,8 +284,12 @@ func (s *Store) SetStoreHost(a netip.AddrPort) {
 
 // appendLocked writes the records and their consume-queue entries.
 func (s *Store) appendLocked(msgs []*protocol.Message, res *PutResult) error {
+	var cq *consumeQueue
 	for _, m := range msgs {
-		cq := s.queue(m.Topic, m.QueueID, true)
+		if cq == nil || cq.topic != m.Topic || cq.queueID != m.QueueID {
+			// A batch goes to one queue: look it up once.
+			cq = s.queue(m.Topic, m.QueueID, true)
+		}
 		qo := cq.max.Load()
 		if err := cq.ensure(qo); err != nil {
 			return err
@@ -416,6 +437,9 @@ scan:
 			if req.Tags != nil && !containsTag(req.Tags, e.tag) {
 				continue
 			}
+			if res.Body == nil {
+				res.Body = make([]byte, 0, bodySizeHint(e.size, maxCount, maxBytes, res.MaxOffset-next+1))
+			}
 			var err error
 			if res.Body, err = s.cl.appendRecord(res.Body, e.phy); err != nil {
 				removing = true
@@ -435,6 +459,16 @@ scan:
 		res.Status = MessageWasRemoving
 	}
 	return res, nil
+}
+
+// bodySizeHint is the capacity to give a read's body when its first record
+// has size bytes: room for as many records of that size as the read may
+// return (at most count, at most left in the queue, maxBytes in all), so
+// that a read of equal-size messages allocates its body once instead of
+// growing it record by record.
+func bodySizeHint(size int32, count, maxBytes int, left int64) int {
+	n := min(int64(count), max(left, 1))
+	return int(max(int64(size), min(int64(maxBytes), n*int64(size))))
 }
 
 func containsTag(tags []int64, t int64) bool {

@@ -68,7 +68,7 @@ func RoundTrip(t *testing.T, client string, run RunFunc) {
 		}
 	}
 	// -x stops the consumer once the backlog is in, long before -d.
-	s, out := Run(t, run, "consumer", "-n", c.NamesrvAddr, "-t", "B", "-x", fmt.Sprint(total), "-d", "2m")
+	s, out := Run(t, run, "consumer", "-n", c.NamesrvAddr, "-t", "B", "-pull", "128", "-x", fmt.Sprint(total), "-d", "2m")
 	if s.Messages != total || s.Client != client || s.Mode != "consumer" || s.Seconds >= 120 {
 		t.Fatalf("consumer summary %+v, want all %d messages from %s\n%s", s, total, client, out)
 	}

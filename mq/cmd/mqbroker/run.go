@@ -25,6 +25,7 @@ type options struct {
 	storeDir   string
 	listen     string
 	logLevel   string
+	pprofAddr  string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -39,6 +40,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.storeDir, "store", "", "store `dir` (storePathRootDir); with --dev the default is a new temporary dir")
 	fs.StringVar(&o.listen, "listen", "", "listen `address` (default :listenPort)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&o.pprofAddr, "pprof", "", "serve net/http/pprof on this `address` (for example 127.0.0.1:6060; off by default)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: mqbroker [flags]
 
@@ -130,6 +132,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	cfg.Logger = log
+	if o.pprofAddr != "" {
+		stopPprof, err := servePprof(o.pprofAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
+	}
 	if o.dev {
 		return runDev(ctx, cfg, stdout, log)
 	}

@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -76,5 +78,27 @@ func TestRunDevStartsAndStops(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("--dev shutdown: %v", err)
+	}
+}
+
+func TestTuneGC(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(math.MaxInt64))
+	tuneGC(noEnv)
+	if got := debug.SetGCPercent(100); got != gcPercent {
+		t.Errorf("GC percent %d, want the broker's default %d", got, gcPercent)
+	}
+	if got := debug.SetMemoryLimit(math.MaxInt64); got != memoryLimit {
+		t.Errorf("memory limit %d, want the broker's default %d", got, memoryLimit)
+	}
+	// Set in the environment: the runtime's value is left alone.
+	debug.SetGCPercent(77)
+	debug.SetMemoryLimit(1 << 40)
+	tuneGC(func(k string) string { return map[string]string{"GOGC": "77", "GOMEMLIMIT": "1TiB"}[k] })
+	if got := debug.SetGCPercent(100); got != 77 {
+		t.Errorf("GOGC=77 overridden: %d", got)
+	}
+	if got := debug.SetMemoryLimit(math.MaxInt64); got != 1<<40 {
+		t.Errorf("GOMEMLIMIT=1TiB overridden: %d", got)
 	}
 }

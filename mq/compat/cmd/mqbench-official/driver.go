@@ -56,6 +56,7 @@ func (officialDriver) Consume(ctx context.Context, o bench.Options, got func(int
 		consumer.WithGroupName(o.Group),
 		consumer.WithInstance(instanceName()),
 		consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset),
+		consumer.WithPullBatchSize(int32(o.PullBatch)),
 	)
 	if err != nil {
 		return err
