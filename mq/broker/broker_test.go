@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/surge-mq/surge/mq/protocol"
+	"github.com/surge-mq/surge/mq/remoting"
 )
 
 func TestSendPullRoundTrip(t *testing.T) {
@@ -77,6 +78,27 @@ func TestLongPollTimesOut(t *testing.T) {
 	}
 	if d := time.Since(start); d < 250*time.Millisecond {
 		t.Fatalf("pull answered after %v, not held", d)
+	}
+}
+
+// TestLongPollFilteredAppend: a held pull woken by a message its filter
+// drops is answered at once with the offset moved past it (as Java's
+// NO_MATCHED_MESSAGE), so the consumer's progress does not trail by a
+// whole hold time.
+func TestLongPollFilteredAppend(t *testing.T) {
+	tb := startBroker(t, nil)
+	tb.send(t, "LPF", 0, "first", map[string]string{"TAGS": "TagA"})
+	tb.heartbeat(t, "c1", "g", "CLUSTERING", map[string]string{"LPF": "TagA"})
+	var wg sync.WaitGroup
+	var pr *remoting.Command
+	wg.Go(func() {
+		pr, _ = tb.pull(t, "g", "LPF", 0, 1, 10*time.Second)
+	})
+	time.Sleep(200 * time.Millisecond) // let the pull park
+	tb.send(t, "LPF", 0, "other", map[string]string{"TAGS": "TagB"})
+	wg.Wait()
+	if pr.Code != protocol.PullRetryImmediately || pr.Ext("nextBeginOffset") != "2" {
+		t.Fatalf("pull woken by a filtered message: code %d, next %s (want %d, 2)", pr.Code, pr.Ext("nextBeginOffset"), protocol.PullRetryImmediately)
 	}
 }
 

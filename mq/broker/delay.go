@@ -385,9 +385,12 @@ func (b *Broker) deliverLevel(level int, heads map[int]delayHead, now time.Time)
 		var end int64 // of the last copy written
 		for _, m := range msgs {
 			due := time.UnixMilli(m.StoreTimestamp).Add(delay)
-			if due.After(now.Add(delay)) {
-				// Stored "in the future": the clock went back. Deliver
-				// now rather than after the clock catches up.
+			// Stored "in the future": the clock went back. Deliver now
+			// rather than after the clock catches up. The clock is read
+			// again here: now was taken before the read, and a message
+			// stored since then is not from the future (it was delivered
+			// early when compared with now).
+			if due.After(time.Now().Add(delay)) {
 				due = now
 			}
 			if due.After(now) || b.stopping() {

@@ -95,8 +95,9 @@ func (b *Broker) checkPull(h *protocol.PullMessageRequestHeader) (protocol.Subsc
 }
 
 // hold waits for a message in the queue of req, re-reading whenever one
-// arrives, until one matches or the hold time passes. A read whose
-// messages were all filtered out moves the offset on and keeps waiting.
+// arrives, until one arrives or the hold time passes. A read whose
+// messages were all filtered out is answered at once (retry immediately,
+// with the next offset).
 func (b *Broker) hold(ctx context.Context, req store.GetRequest, res store.GetResult, hold time.Duration) (store.GetResult, error) {
 	w := b.polls.add(req.Topic, req.QueueID)
 	defer b.polls.remove(req.Topic, req.QueueID, w)
@@ -113,11 +114,11 @@ func (b *Broker) hold(ctx context.Context, req store.GetRequest, res store.GetRe
 		switch pullCode(res, req.Offset) {
 		case protocol.PullNotFound:
 		case protocol.PullRetryImmediately:
-			if res.NextOffset <= req.Offset {
-				return res, nil
-			}
-			req.Offset = res.NextOffset
-			continue
+			// Only messages the filter drops arrived: answer with the
+			// offset moved past them, as Java does, so the consumer's
+			// offset (and its committed progress) keeps up instead of
+			// trailing by a whole hold time.
+			return res, nil
 		default:
 			return res, nil
 		}
