@@ -475,10 +475,6 @@ func TestTransactionRestart(t *testing.T) {
 			dir := t.TempDir()
 			edit := func(c *Config) {
 				fastTx(c)
-				// Ended transactions must never be checked; a longer
-				// timeout keeps a slow machine from checking one
-				// legitimately between its half message and its end.
-				c.TransactionTimeout = time.Second
 				c.TransactionCheckMax = 10
 				c.Store.Dir = dir
 			}
@@ -489,10 +485,17 @@ func TestTransactionRestart(t *testing.T) {
 			open := tb.sendHalf(t, "TX", 0, "open", nil)
 			tb.mustEnd(t, committed.end, protocol.TransactionCommit)
 			tb.mustEnd(t, rolledBack.end, protocol.TransactionRoll)
+			ended := time.Now()
 			checked := 0
 			for checked < 2 {
 				c := p.nextCheck(t, 5*time.Second)
 				if c.header.TranStateTableOffset != open.end.TranStateTableOffset {
+					// On a slow machine a first check may leave before the
+					// end arrives (the timeout is 150 ms) and reach the
+					// producer just after; a later one is a bug.
+					if c.times == 1 && time.Since(ended) < time.Second {
+						continue
+					}
 					t.Fatalf("checked %q, an ended transaction", c.msg.Body)
 				}
 				checked = max(checked, c.times)
