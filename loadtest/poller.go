@@ -37,6 +37,12 @@ func newPoller(api *API, s *Sampler, limit float64, interval time.Duration, log 
 		interval: interval, log: log, outcomes: map[string]RequestStatus{}, wake: make(chan struct{}, 1)}
 }
 
+// setRate changes the polls per second over all.
+func (p *poller) setRate(limit float64) {
+	p.limiter.SetLimit(rate.Limit(limit))
+	p.limiter.SetBurst(max(int(limit/10), 1))
+}
+
 // Add starts following a request admitted at admitted.
 func (p *poller) Add(id string, admitted time.Time) {
 	p.mu.Lock()

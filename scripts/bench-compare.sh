@@ -173,7 +173,7 @@ run_case() {
 			# Fill both backlogs first, then drain them in turn.
 			surge producer -t "C_$r" -c 16 -b 32 -x "$backlog" -d 600s
 			nats pub -stream "C_$r" -subject "c.$r" -c 16 -m async -w 32 -x "$backlog" -d 600s
-			surge consumer -t "C_$r" -g "drain_$r" -x "$backlog" -d 600s -json "$results/$name.surge.$r.json"
+			surge consumer -t "C_$r" -g "drain_$r" -pull 256 -x "$backlog" -d 600s -json "$results/$name.surge.$r.json"
 			nats consume -stream "C_$r" -subject "c.$r" -g "drain_$r" -x "$backlog" -d 600s -json "$results/$name.nats.$r.json" ;;
 		esac
 	done

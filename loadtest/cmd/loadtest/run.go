@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -21,28 +22,30 @@ import (
 var errVerdictFailed = errors.New("reconciliation failed")
 
 type options struct {
-	scenario      string
-	gateway       string
-	inventory     string
-	activity      string
-	rate          float64
-	factor        float64
-	baseline      time.Duration
-	spike         time.Duration
-	tail          time.Duration
-	users         int
-	seed          uint64
-	stock         int64
-	namesrv       string
-	group         string
-	topic         string
-	duringSpike   string
-	settleTimeout time.Duration
-	pollWorkers   int
-	pollRate      float64
-	minJain       float64
-	out           string
-	logLevel      string
+	scenario       string
+	gateway        string
+	inventory      string
+	activity       string
+	rate           float64
+	factor         float64
+	baseline       time.Duration
+	spike          time.Duration
+	tail           time.Duration
+	users          int
+	seed           uint64
+	stock          int64
+	namesrv        string
+	group          string
+	topic          string
+	duringSpike    string
+	settleTimeout  time.Duration
+	pollWorkers    int
+	pollRate       float64
+	minJain        float64
+	out            string
+	logLevel       string
+	cpuProfile     string
+	attackPollRate float64
 }
 
 // A scenario is a named set of flag defaults; flags given explicitly win.
@@ -88,10 +91,12 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.duringSpike, "during-spike", "", "shell `command` run (sh -c) when the spike starts, e.g. a broker restart")
 	fs.DurationVar(&o.settleTimeout, "settle-timeout", 60*time.Second, "how long to wait after the last request for every admitted request to settle")
 	fs.IntVar(&o.pollWorkers, "poll-workers", 8, "parallel status polls")
-	fs.Float64Var(&o.pollRate, "poll-rate", 2000, "status polls per second at most")
+	fs.Float64Var(&o.pollRate, "poll-rate", 2000, "status polls per second at most, once the attack is over")
+	fs.Float64Var(&o.attackPollRate, "attack-poll-rate", 0, "status polls per second at most while the attack runs (0: poll-rate/20), so that polling does not load the platform the spike measures")
 	fs.Float64Var(&o.minJain, "min-jain", 0.5, "lowest acceptable Jain fairness index of admissions over users")
 	fs.StringVar(&o.out, "out", "loadtest-report", "report `dir`")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the load generator's own CPU profile to `file` (is it the bottleneck?)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: loadtest [flags]\n\nScenarios:")
 		for _, name := range []string{"spike", "broker-restart", "slow-consumer"} {
@@ -138,22 +143,34 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("-log-level: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return fmt.Errorf("-cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("-cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	profile, err := loadtest.SpikeProfile(o.rate, o.factor, o.baseline, o.spike, o.tail)
 	if err != nil {
 		return err
 	}
 	cfg := loadtest.Config{
-		API:           &loadtest.API{Gateway: o.gateway, Inventory: o.inventory},
-		Activity:      o.activity,
-		Profile:       profile,
-		Users:         o.users,
-		Seed:          o.seed,
-		Stock:         o.stock,
-		SettleTimeout: o.settleTimeout,
-		PollWorkers:   o.pollWorkers,
-		PollRate:      o.pollRate,
-		MinJain:       o.minJain,
-		Logger:        log,
+		API:            &loadtest.API{Gateway: o.gateway, Inventory: o.inventory},
+		Activity:       o.activity,
+		Profile:        profile,
+		Users:          o.users,
+		Seed:           o.seed,
+		Stock:          o.stock,
+		SettleTimeout:  o.settleTimeout,
+		PollWorkers:    o.pollWorkers,
+		PollRate:       o.pollRate,
+		AttackPollRate: o.attackPollRate,
+		MinJain:        o.minJain,
+		Logger:         log,
 	}
 	if addrs := broker.SplitNamesrvAddr(o.namesrv); len(addrs) > 0 {
 		admin, err := client.NewAdmin(client.WithNameServers(addrs...), client.WithSendTimeout(time.Second))
