@@ -177,6 +177,7 @@ Profile: {{.R.Profile}}. {{.R.Users}} distinct users, stock {{.R.Stock}}.</p>
 <h2>Latency</h2>
 <table><tr><th></th><th>count</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>p99.9 ms</th><th>max ms</th></tr>
 {{with .R.Gateway}}<tr><td>gateway answer (202, 429, …)</td><td>{{.Count}}</td><td>{{.P50}}</td><td>{{.P90}}</td><td>{{.P99}}</td><td>{{.P999}}</td><td>{{.Max}}</td></tr>{{end}}
+{{with .R.Rejected}}<tr><td>gateway answer, rejections (429) only</td><td>{{.Count}}</td><td>{{.P50}}</td><td>{{.P90}}</td><td>{{.P99}}</td><td>{{.P999}}</td><td>{{.Max}}</td></tr>{{end}}
 {{with .R.Outcome}}<tr><td>admission to outcome seen</td><td>{{.Count}}</td><td>{{.P50}}</td><td>{{.P90}}</td><td>{{.P99}}</td><td>{{.P999}}</td><td>{{.Max}}</td></tr>{{end}}
 </table>
 <p>The gateway answers at once; the queue is where a request waits. "Admission to outcome seen"
@@ -198,6 +199,7 @@ func WriteSummary(w io.Writer, r *Result) error {
 	fmt.Fprintf(tw, "rejected 429 / 503 / errors\t%d / %d / %d\n", r.Totals.Rejected, r.Totals.Unavailable, r.Totals.Errors)
 	fmt.Fprintf(tw, "consumed peak\t%d/s, deepest backlog %d\n", p.Consumed, p.Backlog)
 	fmt.Fprintf(tw, "gateway latency\tp50 %.1f ms, p99 %.1f ms, max %.1f ms\n", r.Gateway.P50, r.Gateway.P99, r.Gateway.Max)
+	fmt.Fprintf(tw, "  of a rejection (429)\tp50 %.1f ms, p99 %.1f ms, max %.1f ms\n", r.Rejected.P50, r.Rejected.P99, r.Rejected.Max)
 	fmt.Fprintf(tw, "admission to outcome\tp50 %.0f ms, p99 %.0f ms, max %.0f ms\n", r.Outcome.P50, r.Outcome.P99, r.Outcome.Max)
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "CHECK\tWANT\tGOT\tRESULT")

@@ -47,7 +47,7 @@ func syntheticResult(t *testing.T) *Result {
 	}
 	r := &Result{Activity: "FLASH-T", Profile: p, Users: 100, Stock: 100, Started: start, Duration: 8 * time.Second,
 		Samples: s.Samples(), Notes: []string{"synthetic <run>"}}
-	r.Gateway, r.Outcome = s.Latency()
+	r.Gateway, r.Rejected, r.Outcome = s.Latency()
 	r.Verdict = Reconcile(ledger(1, ptr(-1), []string{"a", "b"}, []RequestStatus{ordered("o1"), ordered("o2")}), ReconcileOptions{})
 	return r
 }

@@ -140,6 +140,7 @@ type Result struct {
 	Samples   []Sample       `json:"samples"`
 	Totals    Totals         `json:"totals"`
 	Gateway   Percentiles    `json:"gateway_latency"`
+	Rejected  Percentiles    `json:"rejected_latency"`
 	Outcome   Percentiles    `json:"time_to_outcome"`
 	Verdict   Verdict        `json:"verdict"`
 	Stats     map[string]any `json:"gateway_stats,omitempty"`
@@ -294,7 +295,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	ledger.Outcomes = poll.Outcomes()
 	res.Verdict = Reconcile(ledger, ReconcileOptions{MinJain: cfg.MinJain})
 	res.Samples = sampler.Samples()
-	res.Gateway, res.Outcome = sampler.Latency()
+	res.Gateway, res.Rejected, res.Outcome = sampler.Latency()
 	res.Duration = time.Since(start)
 	if err := ctx.Err(); err != nil {
 		return res, fmt.Errorf("run interrupted: %w", err)

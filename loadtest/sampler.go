@@ -60,10 +60,11 @@ type Sampler struct {
 	start   time.Time
 	profile Profile
 
-	mu      sync.Mutex // guards the fields below
-	buckets []*bucket
-	total   *hdrhistogram.Histogram // gateway latency of every request, µs
-	settle  *hdrhistogram.Histogram // admission to outcome seen, µs
+	mu       sync.Mutex // guards the fields below
+	buckets  []*bucket
+	total    *hdrhistogram.Histogram // gateway latency of every request, µs
+	rejected *hdrhistogram.Histogram // gateway latency of the 429s, µs
+	settle   *hdrhistogram.Histogram // admission to outcome seen, µs
 }
 
 type bucket struct {
@@ -81,8 +82,9 @@ const maxLatencyMicros = 120_000_000
 // NewSampler returns a sampler whose second 0 starts at start.
 func NewSampler(start time.Time, p Profile) *Sampler {
 	return &Sampler{start: start, profile: p,
-		total:  hdrhistogram.New(1, maxLatencyMicros, 3),
-		settle: hdrhistogram.New(1, maxLatencyMicros, 3)}
+		total:    hdrhistogram.New(1, maxLatencyMicros, 3),
+		rejected: hdrhistogram.New(1, maxLatencyMicros, 3),
+		settle:   hdrhistogram.New(1, maxLatencyMicros, 3)}
 }
 
 // bucketLocked returns the bucket of the second at, growing the series.
@@ -135,6 +137,7 @@ func (s *Sampler) RecordRequest(sent time.Time, code int, latency time.Duration)
 		b.s.Admitted++
 	case ClassRejected:
 		b.s.Rejected++
+		_ = s.rejected.RecordValue(us)
 	case ClassUnavailable:
 		b.s.Unavailable++
 	default:
@@ -232,12 +235,13 @@ func percentiles(h *hdrhistogram.Histogram) Percentiles {
 		P99: ms(h.ValueAtQuantile(99)), P999: ms(h.ValueAtQuantile(99.9)), Max: ms(h.Max())}
 }
 
-// Latency returns the gateway latency of every request and the time from
+// Latency returns the gateway latency of every request and of the
+// rejected ones (the fast path a spike mostly takes), and the time from
 // admission to a seen outcome.
-func (s *Sampler) Latency() (gateway, outcome Percentiles) {
+func (s *Sampler) Latency() (gateway, rejected, outcome Percentiles) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return percentiles(s.total), percentiles(s.settle)
+	return percentiles(s.total), percentiles(s.rejected), percentiles(s.settle)
 }
 
 func ms(us int64) float64 { return float64(us) / 1000 }

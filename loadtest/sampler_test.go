@@ -58,9 +58,12 @@ func TestSamplerBuckets(t *testing.T) {
 	if s3.Sent != 0 || s3.P99Ms != 0 || s3.Phase != PhaseSettle {
 		t.Errorf("second 3 = %+v", s3)
 	}
-	gw, out := s.Latency()
+	gw, rej, out := s.Latency()
 	if gw.Count != 6 || gw.Max < 9999 {
 		t.Errorf("gateway latency = %+v", gw)
+	}
+	if rej.Count != 1 || rej.Max < 0.99 || rej.Max > 1.01 {
+		t.Errorf("rejection latency = %+v, want the one 1 ms 429", rej)
 	}
 	if out.Count != 2 || out.P50 < 2340 || out.P50 > 2360 {
 		t.Errorf("outcome latency = %+v, want 2 with p50 ≈ 2350 ms", out)
