@@ -264,6 +264,27 @@ func (a *Admin) ConsumerConnections(ctx context.Context, group, topic string) (*
 	return nil, last
 }
 
+// ConsumerRunningInfo asks one client of a group, through a broker of
+// topic that it is connected to, what it is doing: above all which queues
+// it holds (MQTable). Surge's consumers and the official clients answer.
+func (a *Admin) ConsumerRunningInfo(ctx context.Context, group, topic, clientID string) (*protocol.ConsumerRunningInfo, error) {
+	brokers, err := a.topicBrokers(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	ext := map[string]string{"consumerGroup": group, "clientId": clientID, "jstackEnable": "false"}
+	var last error
+	for _, addr := range brokers {
+		resp, err := a.call(ctx, addr, protocol.GetConsumerRunningInfo, ext, nil)
+		if err != nil {
+			last = err
+			continue
+		}
+		return protocol.UnmarshalConsumerRunningInfo(resp.Body)
+	}
+	return nil, last
+}
+
 // BrokerRuntime returns a broker's runtime figures.
 func (a *Admin) BrokerRuntime(ctx context.Context, addr string) (map[string]string, error) {
 	resp, err := a.call(ctx, addr, protocol.GetBrokerRuntimeInfo, nil, nil)

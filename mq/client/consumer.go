@@ -90,7 +90,9 @@ func NewPushConsumer(group string, opts ...Option) (*Consumer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Consumer{member: m, running: map[Queue]*queueWorker{}}, nil
+	c := &Consumer{member: m, running: map[Queue]*queueWorker{}}
+	m.cached = c.Cached
+	return c, nil
 }
 
 // Subscribe registers a handler for a topic; expr is "*" or tags joined by

@@ -46,6 +46,10 @@ type member struct {
 	consumeType string
 	subs        map[string]*subscription // fixed once started
 	rebal       chan struct{}
+	// cached reports the queues held and their caches, for
+	// GET_CONSUMER_RUNNING_INFO; set by the consumer that owns the member.
+	cached  func() map[Queue]CacheStats
+	started time.Time
 }
 
 func newMember(group, consumeType string, opts []Option) (*member, error) {
@@ -66,9 +70,10 @@ func newMember(group, consumeType string, opts []Option) (*member, error) {
 	cfg.logger = loggerOrDiscard(cfg.logger)
 	m := &member{
 		cfg: cfg, consumeType: consumeType,
-		id:    fmt.Sprintf("%s@%d@%x", localIPv4(), os.Getpid(), rand.Uint32()),
-		subs:  map[string]*subscription{},
-		rebal: make(chan struct{}, 1),
+		id:      fmt.Sprintf("%s@%d@%x", localIPv4(), os.Getpid(), rand.Uint32()),
+		subs:    map[string]*subscription{},
+		rebal:   make(chan struct{}, 1),
+		started: time.Now(),
 	}
 	m.rc = remoting.NewClient(remoting.ClientConfig{Logger: cfg.logger, Handler: remoting.HandlerFunc(m.serve)})
 	m.routes = &routes{rc: m.rc, namesrvs: cfg.namesrvs, timeout: cfg.timeout, byTopic: map[string]routeEntry{}}
@@ -81,10 +86,46 @@ func (m *member) subscribe(topic, expr string, h Handler) {
 
 // serve answers the broker's requests: a rebalance notice.
 func (m *member) serve(ctx context.Context, conn *remoting.Conn, req *remoting.Command) *remoting.Command {
-	if req.Code == protocol.NotifyConsumerIDsChanged {
+	switch req.Code {
+	case protocol.NotifyConsumerIDsChanged:
 		signal(m.rebal)
+	case protocol.GetConsumerRunningInfo:
+		return m.runningInfo(req)
 	}
 	return nil
+}
+
+// runningInfo answers GET_CONSUMER_RUNNING_INFO (relayed by a broker from
+// an admin tool) with the queues this member holds, so that tools can say
+// which client owns which queue.
+func (m *member) runningInfo(req *remoting.Command) *remoting.Command {
+	if g := req.Ext("consumerGroup"); g != m.cfg.group {
+		return remoting.NewResponse(req, protocol.SystemError, fmt.Sprintf("no consumer of group %q in this client", g))
+	}
+	info := protocol.ConsumerRunningInfo{
+		Properties: map[string]string{
+			"PROP_CONSUME_TYPE":             m.consumeType,
+			"PROP_CLIENT_VERSION":           "surge",
+			"PROP_NAMESERVER_ADDR":          strings.Join(m.cfg.namesrvs, ";"),
+			"PROP_CONSUMEORDERLY":           strconv.FormatBool(m.cfg.orderly),
+			"PROP_CONSUMER_START_TIMESTAMP": strconv.FormatInt(m.started.UnixMilli(), 10),
+		},
+		MQTable: map[protocol.MessageQueue]protocol.ProcessQueueInfo{},
+	}
+	if m.cached != nil {
+		for q, st := range m.cached() {
+			info.MQTable[protocol.MessageQueue{Topic: q.Topic, BrokerName: q.Broker, QueueID: q.QueueID}] = protocol.ProcessQueueInfo{
+				CachedMsgCount: st.Messages, CachedMsgSizeInMiB: int(st.Bytes >> 20), Locked: m.cfg.orderly,
+			}
+		}
+	}
+	body, err := info.Marshal()
+	if err != nil {
+		return remoting.NewResponse(req, protocol.SystemError, err.Error())
+	}
+	resp := remoting.NewResponse(req, protocol.Success, "")
+	resp.Body = body
+	return resp
 }
 
 // checkTopics fails if a subscribed topic has no route.

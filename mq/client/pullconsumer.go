@@ -61,7 +61,9 @@ func NewPullConsumer(group string, opts ...Option) (*PullConsumer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &PullConsumer{member: m, ready: make(chan struct{}, 1), queues: map[Queue]*pulled{}}, nil
+	p := &PullConsumer{member: m, ready: make(chan struct{}, 1), queues: map[Queue]*pulled{}}
+	m.cached = p.Cached
+	return p, nil
 }
 
 // Subscribe makes the consumer take its group's share of topic's queues;

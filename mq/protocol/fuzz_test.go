@@ -200,6 +200,7 @@ func FuzzUnmarshalQueueMapBodies(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		UnmarshalConsumeStats(b)
 		UnmarshalTopicStatsTable(b)
+		UnmarshalConsumerRunningInfo(b)
 		r, err := UnmarshalResetOffsetBody(b)
 		if err != nil {
 			if !errors.Is(err, ErrBadBody) {

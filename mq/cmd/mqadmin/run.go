@@ -48,7 +48,7 @@ var commands = map[string]command{
 	"queryMsgByOffset":   {"show the message at a queue offset: -t -b brokerName -i queueId -o offset", queryMsgByOffset},
 	"resetOffsetByTime":  {"reset a group's offsets to a time: -g -t -s (ms, yyyy-MM-dd#HH:mm:ss:SSS, or now)", resetOffsetByTime},
 	"brokerStatus":       {"show a broker's runtime figures: -b addr", brokerStatus},
-	"sendMessage":        {"send one message: -t -p body [--tags]", sendMessage},
+	"sendMessage":        {"send one message: -t -body text [--tags]", sendMessage},
 	"consumeMessage":     {"consume a topic from its first message: -t [--count 32] [--wait 30s] [--tags]", consumeMessage},
 	"consumerConnection": {"show a group's consumers: -g -t", consumerConnection},
 	"quickstartProducer": {"send --count messages (1000) to TopicTest, like RocketMQ's quick start", quickstartProducer},
@@ -252,10 +252,20 @@ func consumerProgress(ctx context.Context, a *client.Admin, o options, out io.Wr
 	if err != nil {
 		return err
 	}
-	owners := map[string]string{}
+	// Which client holds each queue: asked of each client of the group
+	// (through the broker), as RocketMQ's consumerProgress does.
+	clients := 0
+	owner := map[protocol.MessageQueue]string{}
 	if cc, err := a.ConsumerConnections(ctx, o.group, o.topic); err == nil {
+		clients = len(cc.ConnectionSet)
 		for _, c := range cc.ConnectionSet {
-			owners[c.ClientID] = c.ClientAddr
+			info, err := a.ConsumerRunningInfo(ctx, o.group, o.topic, c.ClientID)
+			if err != nil {
+				continue
+			}
+			for q := range info.MQTable {
+				owner[q] = c.ClientAddr
+			}
 		}
 	}
 	var total int64
@@ -266,13 +276,17 @@ func consumerProgress(ctx context.Context, a *client.Admin, o options, out io.Wr
 		if v.LastTimestamp > 0 && lag > 0 {
 			age = time.Since(time.UnixMilli(v.LastTimestamp)).Round(time.Second).String()
 		}
-		return []string{q.Topic, q.BrokerName, itoa(int64(q.QueueID)), itoa(v.BrokerOffset), itoa(v.ConsumerOffset), itoa(lag), age}
+		client := owner[q]
+		if client == "" {
+			client = "-"
+		}
+		return []string{q.Topic, q.BrokerName, itoa(int64(q.QueueID)), itoa(v.BrokerOffset), itoa(v.ConsumerOffset), client, itoa(lag), age}
 	})
-	if err := table(out, o, jsonQueues(p), []string{"#Topic", "#Broker Name", "#QID", "#Broker Offset", "#Consumer Offset", "#Diff", "#Behind"}, rows); err != nil {
+	if err := table(out, o, jsonQueues(p), []string{"#Topic", "#Broker Name", "#QID", "#Broker Offset", "#Consumer Offset", "#Client", "#Diff", "#Behind"}, rows); err != nil {
 		return err
 	}
 	if !o.json {
-		fmt.Fprintf(out, "\nDiff Total: %d   Clients: %d\n", total, len(owners))
+		fmt.Fprintf(out, "\nDiff Total: %d   Clients: %d\n", total, clients)
 	}
 	return nil
 }
