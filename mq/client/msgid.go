@@ -2,11 +2,9 @@ package client
 
 import (
 	"encoding/binary"
-	"encoding/hex"
 	"math/rand/v2"
 	"net"
 	"os"
-	"strings"
 	"sync"
 	"time"
 )
@@ -42,7 +40,12 @@ func (g *idGen) next() string {
 	binary.BigEndian.PutUint32(b[10:], uint32(now.Sub(g.month).Milliseconds()))
 	binary.BigEndian.PutUint16(b[14:], g.counter)
 	g.mu.Unlock()
-	return strings.ToUpper(hex.EncodeToString(b[:]))
+	const digits = "0123456789ABCDEF"
+	var out [32]byte
+	for i, c := range b {
+		out[2*i], out[2*i+1] = digits[c>>4], digits[c&0xf]
+	}
+	return string(out[:])
 }
 
 // localIPv4 is the first non-loopback IPv4 address, or 127.0.0.1.
