@@ -10,7 +10,7 @@ only=${2:-.}
 failures=$(mktemp)
 trap 'rm -f "$failures"' EXIT
 for mod in $(go work edit -json | sed -n 's/.*"DiskPath": "\(.*\)".*/\1/p'); do
-	(cd "$mod" && go list -f '{{.ImportPath}} {{.Dir}}' ./...) | while read -r pkg dir; do
+	(cd "$mod" && go list ./...) | while read -r pkg; do
 		for target in $(cd "$mod" && go test -list '^Fuzz' "$pkg" | grep '^Fuzz' | grep -E "$only" || true); do
 			echo "== $pkg $target ($fuzztime)"
 			if ! (cd "$mod" && go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg"); then

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,67 +13,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/HdrHistogram/hdrhistogram-go"
-
 	"github.com/surge-mq/surge/mq/client"
 )
-
-// Summary is a run's final figures, also written as JSON with -json.
-type Summary struct {
-	Client     string  `json:"client"`
-	Mode       string  `json:"mode"`
-	Messages   int64   `json:"messages"`
-	Errors     int64   `json:"errors"`
-	Seconds    float64 `json:"seconds"`
-	TPS        float64 `json:"tps"`
-	AvgMicros  float64 `json:"avgMicros"`
-	P50Micros  int64   `json:"p50Micros"`
-	P99Micros  int64   `json:"p99Micros"`
-	P999Micros int64   `json:"p999Micros"`
-	MaxMicros  int64   `json:"maxMicros"`
-	FlushMode  string  `json:"brokerFlushDiskType"`
-	// FirstError is the first failure, when there were any.
-	FirstError string `json:"firstError,omitempty"`
-}
-
-// recorder collects latencies (µs) from many goroutines.
-type recorder struct {
-	mu   sync.Mutex
-	h    *hdrhistogram.Histogram // guarded by mu
-	n    atomic.Int64
-	errs atomic.Int64
-	// first is the first error given to failed.
-	first atomic.Pointer[error]
-}
-
-func newRecorder() *recorder { return &recorder{h: hdrhistogram.New(1, 60_000_000, 3)} }
-
-// record counts n messages that took d, and returns the count so far.
-func (r *recorder) record(d time.Duration, n int) int64 {
-	r.mu.Lock()
-	r.h.RecordValues(max(d.Microseconds(), 1), int64(n))
-	r.mu.Unlock()
-	return r.n.Add(int64(n))
-}
-
-// failed counts a failed send.
-func (r *recorder) failed(err error) {
-	r.errs.Add(1)
-	r.first.CompareAndSwap(nil, &err)
-}
-
-func (r *recorder) summary(elapsed time.Duration) Summary {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n := r.n.Load()
-	s := Summary{Messages: n, Errors: r.errs.Load(), Seconds: elapsed.Seconds(), TPS: float64(n) / elapsed.Seconds(),
-		AvgMicros: r.h.Mean(), P50Micros: r.h.ValueAtQuantile(50), P99Micros: r.h.ValueAtQuantile(99),
-		P999Micros: r.h.ValueAtQuantile(99.9), MaxMicros: r.h.Max()}
-	if err := r.first.Load(); err != nil {
-		s.FirstError = (*err).Error()
-	}
-	return s
-}
 
 // Run runs the benchmark that args ask for (a mode, then flags; see
 // parse) with the client d, prints a line per second and the summary to
@@ -93,7 +33,7 @@ func Run(ctx context.Context, prog string, d Driver, args []string, stdout, stde
 	flush := brokerFlushMode(ctx, o.Namesrv)
 	fmt.Fprintf(stdout, "%s %s: client=%s topic=%s size=%d concurrency=%d batch=%d mode=%s broker flushDiskType=%s\n",
 		prog, o.Mode, d.Name(), o.Topic, o.Size, o.Concurrency, o.Batch, o.SendMode, flush)
-	rec := newRecorder()
+	rec := NewRecorder()
 	start := time.Now()
 	done := make(chan error, 1)
 	go func() {
@@ -113,27 +53,16 @@ func Run(ctx context.Context, prog string, d Driver, args []string, stdout, stde
 		case <-stopped:
 			end, stopped = time.Now(), nil
 		case <-tick.C:
-			n := rec.n.Load()
-			fmt.Fprintf(stdout, "TPS: %d  total: %d  errors: %d\n", n-last, n, rec.errs.Load())
+			n := rec.Count()
+			fmt.Fprintf(stdout, "TPS: %d  total: %d  errors: %d\n", n-last, n, rec.Errors())
 			last = n
 		case err := <-done:
 			if end.IsZero() {
 				end = time.Now()
 			}
-			s := rec.summary(end.Sub(start))
+			s := rec.Summary(end.Sub(start))
 			s.Client, s.Mode, s.FlushMode = d.Name(), o.Mode, flush
-			fmt.Fprintf(stdout, "Summary: %d msgs in %.1fs, TPS %.0f, errors %d, latency avg %.0fµs p50 %dµs p99 %dµs p999 %dµs max %dµs\n",
-				s.Messages, s.Seconds, s.TPS, s.Errors, s.AvgMicros, s.P50Micros, s.P99Micros, s.P999Micros, s.MaxMicros)
-			if s.FirstError != "" {
-				fmt.Fprintf(stdout, "First error: %s\n", s.FirstError)
-			}
-			if o.JSONOut != "" {
-				b, _ := json.MarshalIndent(s, "", "  ") // a struct of numbers and strings always encodes
-				if werr := os.WriteFile(o.JSONOut, b, 0o644); werr != nil {
-					return errors.Join(err, fmt.Errorf("write the summary: %w", werr))
-				}
-			}
-			return err
+			return errors.Join(err, s.Report(stdout, o.JSONOut))
 		}
 	}
 }
@@ -160,7 +89,7 @@ func brokerFlushMode(ctx context.Context, namesrv []string) string {
 
 // produce sends from o.Concurrency goroutines until ctx ends or o.Count
 // messages went out.
-func produce(ctx context.Context, d Driver, o Options, rec *recorder) error {
+func produce(ctx context.Context, d Driver, o Options, rec *Recorder) error {
 	p, err := d.NewProducer(ctx, o)
 	if err != nil {
 		return fmt.Errorf("start the producer: %w", err)
@@ -201,11 +130,11 @@ func produce(ctx context.Context, d Driver, o Options, rec *recorder) error {
 				}
 				if err != nil {
 					if ctx.Err() == nil {
-						rec.failed(err)
+						rec.Failed(err)
 					}
 					continue
 				}
-				rec.record(time.Since(intended), o.Batch)
+				rec.Record(time.Since(intended), o.Batch)
 			}
 		})
 	}
@@ -215,9 +144,9 @@ func produce(ctx context.Context, d Driver, o Options, rec *recorder) error {
 
 // consume records each message's time from store to receipt until ctx
 // ends or o.Count messages arrived (then it calls stop).
-func consume(ctx context.Context, stop context.CancelFunc, d Driver, o Options, rec *recorder) error {
+func consume(ctx context.Context, stop context.CancelFunc, d Driver, o Options, rec *Recorder) error {
 	return d.Consume(ctx, o, func(storeTimestamp int64) {
-		if n := rec.record(time.Since(time.UnixMilli(storeTimestamp)), 1); o.Count > 0 && n >= o.Count {
+		if n := rec.Record(time.Since(time.UnixMilli(storeTimestamp)), 1); o.Count > 0 && n >= o.Count {
 			stop()
 		}
 	})

@@ -3,6 +3,7 @@ package client
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -144,6 +145,21 @@ func call(ctx context.Context, rc *remoting.Client, addr string, req *remoting.C
 
 // fetch asks the NameServers in turn for a topic's route.
 func (r *routes) fetch(ctx context.Context, topic string) (*protocol.TopicRouteData, error) {
+	resp, err := r.askNamesrv(ctx, remoting.NewRequest(protocol.GetRouteInfoByTopic, map[string]string{"topic": topic}, nil))
+	var be *BrokerError
+	if errors.As(err, &be) {
+		return nil, err // the NameServer's answer, as callers test it
+	}
+	if err != nil {
+		return nil, fmt.Errorf("route of %s from %w", topic, err)
+	}
+	return protocol.UnmarshalTopicRouteData(resp.Body)
+}
+
+// askNamesrv sends req to the NameServers in turn, starting after the one
+// asked last, until one answers; an answer other than success is a
+// *BrokerError.
+func (r *routes) askNamesrv(ctx context.Context, req *remoting.Command) (*remoting.Command, error) {
 	var last error
 	for range r.namesrvs {
 		r.mu.Lock()
@@ -151,16 +167,16 @@ func (r *routes) fetch(ctx context.Context, topic string) (*protocol.TopicRouteD
 		r.nextNamer++
 		r.mu.Unlock()
 		cctx, cancel := context.WithTimeout(ctx, r.timeout)
-		resp, err := invoke(cctx, r.rc, addr, remoting.NewRequest(protocol.GetRouteInfoByTopic, map[string]string{"topic": topic}, nil))
+		resp, err := invoke(cctx, r.rc, addr, req)
 		cancel()
 		if err != nil {
-			last = fmt.Errorf("route of %s from %s: %w", topic, addr, err)
+			last = fmt.Errorf("%s: %w", addr, err)
 			continue
 		}
 		if resp.Code != protocol.Success {
 			return nil, &BrokerError{Addr: addr, Code: resp.Code, Remark: resp.Remark}
 		}
-		return protocol.UnmarshalTopicRouteData(resp.Body)
+		return resp, nil
 	}
 	return nil, last
 }

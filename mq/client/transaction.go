@@ -194,26 +194,21 @@ func (tp *TransactionProducer) heartbeatLoop() {
 // masters returns the master brokers a NameServer lists, or none if no
 // NameServer answers (the next round tries again).
 func (tp *TransactionProducer) masters(ctx context.Context) []string {
-	for _, ns := range tp.cfg.namesrvs {
-		cctx, cancel := context.WithTimeout(ctx, tp.cfg.timeout)
-		resp, err := invoke(cctx, tp.rc, ns, remoting.NewRequest(protocol.GetBrokerClusterInfo, nil, nil))
-		cancel()
-		if err != nil || resp.Code != protocol.Success {
-			continue
-		}
-		ci, err := protocol.UnmarshalClusterInfo(resp.Body)
-		if err != nil {
-			continue
-		}
-		var out []string
-		for _, bd := range ci.BrokerAddrTable {
-			if a := bd.MasterAddr(); a != "" {
-				out = append(out, a)
-			}
-		}
-		return out
+	resp, err := tp.routes.askNamesrv(ctx, remoting.NewRequest(protocol.GetBrokerClusterInfo, nil, nil))
+	if err != nil {
+		return nil
 	}
-	return nil
+	ci, err := protocol.UnmarshalClusterInfo(resp.Body)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, bd := range ci.BrokerAddrTable {
+		if a := bd.MasterAddr(); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // Close stops the heartbeats and closes the producer. It is idempotent.

@@ -2,19 +2,18 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/surge-mq/surge/mq/bench"
 )
 
 type options struct {
@@ -70,36 +69,6 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	return o, nil
 }
 
-// Summary has mqbench's JSON shape, so one script reads both.
-type Summary struct {
-	Mode       string  `json:"mode"`
-	Messages   int64   `json:"messages"`
-	Errors     int64   `json:"errors"`
-	Seconds    float64 `json:"seconds"`
-	TPS        float64 `json:"tps"`
-	AvgMicros  float64 `json:"avgMicros"`
-	P50Micros  int64   `json:"p50Micros"`
-	P99Micros  int64   `json:"p99Micros"`
-	P999Micros int64   `json:"p999Micros"`
-	MaxMicros  int64   `json:"maxMicros"`
-	Flush      string  `json:"brokerFlushDiskType"`
-}
-
-// recorder collects latencies (µs) from many goroutines.
-type recorder struct {
-	mu   sync.Mutex
-	h    *hdrhistogram.Histogram
-	n    atomic.Int64
-	errs atomic.Int64
-}
-
-func (r *recorder) record(d time.Duration) {
-	r.mu.Lock()
-	_ = r.h.RecordValue(min(max(d.Microseconds(), 1), 60_000_000))
-	r.mu.Unlock()
-	r.n.Add(1)
-}
-
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o, err := parse(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -114,27 +83,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "natsbench %s: stream=%s size=%d concurrency=%d mode=%s window=%d server sync=%s\n", o.mode, o.stream, o.size, o.concurrency, o.sendMode, o.window, o.flush)
-	rec := &recorder{h: hdrhistogram.New(1, 60_000_000, 3)}
+	rec := bench.NewRecorder()
 	start := time.Now()
 	if o.mode == "pub" {
 		err = publish(ctx, o, rec)
 	} else {
 		err = consume(ctx, o, rec)
 	}
-	elapsed := time.Since(start)
-	n := rec.n.Load()
-	s := Summary{Mode: o.mode, Messages: n, Errors: rec.errs.Load(), Seconds: elapsed.Seconds(), TPS: float64(n) / elapsed.Seconds(),
-		AvgMicros: rec.h.Mean(), P50Micros: rec.h.ValueAtQuantile(50), P99Micros: rec.h.ValueAtQuantile(99),
-		P999Micros: rec.h.ValueAtQuantile(99.9), MaxMicros: rec.h.Max(), Flush: o.flush}
-	fmt.Fprintf(stdout, "Summary: %d msgs in %.1fs, TPS %.0f, errors %d, latency avg %.0fµs p50 %dµs p99 %dµs p999 %dµs max %dµs\n",
-		s.Messages, s.Seconds, s.TPS, s.Errors, s.AvgMicros, s.P50Micros, s.P99Micros, s.P999Micros, s.MaxMicros)
-	if o.jsonOut != "" {
-		b, _ := json.MarshalIndent(s, "", "  ")
-		if werr := os.WriteFile(o.jsonOut, b, 0o644); werr != nil {
-			return werr
-		}
-	}
-	return err
+	// mqbench's summary, so one script reads both.
+	sum := rec.Summary(time.Since(start))
+	sum.Client, sum.Mode, sum.FlushMode = "nats", o.mode, o.flush
+	return errors.Join(err, sum.Report(stdout, o.jsonOut))
 }
 
 func connect(o options) (*nats.Conn, jetstream.JetStream, error) {
@@ -165,7 +124,7 @@ func ensureStream(ctx context.Context, o options) error {
 }
 
 // publish runs -c publishers until -d or -x. Latency is from publish to ack.
-func publish(ctx context.Context, o options, rec *recorder) error {
+func publish(ctx context.Context, o options, rec *bench.Recorder) error {
 	body := make([]byte, o.size)
 	var sent atomic.Int64
 	var wg sync.WaitGroup
@@ -186,11 +145,11 @@ func publish(ctx context.Context, o options, rec *recorder) error {
 				t := time.Now()
 				if _, err := js.Publish(ctx, o.subject, body); err != nil {
 					if ctx.Err() == nil {
-						rec.errs.Add(1)
+						rec.Failed(err)
 					}
 					continue
 				}
-				rec.record(time.Since(t))
+				rec.Record(time.Since(t), 1)
 			}
 		})
 	}
@@ -201,7 +160,7 @@ func publish(ctx context.Context, o options, rec *recorder) error {
 
 // publishAsync keeps up to -w acks outstanding: when the window is full it
 // waits for the oldest.
-func publishAsync(ctx context.Context, o options, js jetstream.JetStream, body []byte, sent *atomic.Int64, rec *recorder) {
+func publishAsync(ctx context.Context, o options, js jetstream.JetStream, body []byte, sent *atomic.Int64, rec *bench.Recorder) {
 	type inflight struct {
 		f  jetstream.PubAckFuture
 		at time.Time
@@ -210,11 +169,11 @@ func publishAsync(ctx context.Context, o options, js jetstream.JetStream, body [
 	wait := func(p inflight) {
 		select {
 		case <-p.f.Ok():
-			rec.record(time.Since(p.at))
-		case <-p.f.Err():
-			rec.errs.Add(1)
+			rec.Record(time.Since(p.at), 1)
+		case err := <-p.f.Err():
+			rec.Failed(err)
 		case <-time.After(10 * time.Second):
-			rec.errs.Add(1)
+			rec.Failed(errors.New("no ack within 10s"))
 		}
 	}
 	for ctx.Err() == nil && (o.count == 0 || sent.Add(1) <= o.count) {
@@ -224,7 +183,7 @@ func publishAsync(ctx context.Context, o options, js jetstream.JetStream, body [
 		}
 		f, err := js.PublishAsync(o.subject, body)
 		if err != nil {
-			rec.errs.Add(1)
+			rec.Failed(err)
 			continue
 		}
 		window = append(window, inflight{f: f, at: time.Now()})
@@ -239,7 +198,7 @@ func publishAsync(ctx context.Context, o options, js jetstream.JetStream, body [
 // continuously with up to -b messages buffered, until -x messages or -d.
 // Latency is not measured: for a stored backlog it would be the age of the
 // messages.
-func consume(ctx context.Context, o options, rec *recorder) error {
+func consume(ctx context.Context, o options, rec *bench.Recorder) error {
 	nc, js, err := connect(o)
 	if err != nil {
 		return err
@@ -257,14 +216,14 @@ func consume(ctx context.Context, o options, rec *recorder) error {
 	defer it.Stop()
 	stop := context.AfterFunc(ctx, it.Stop) // -d: Next returns an error
 	defer stop()
-	for o.count == 0 || rec.n.Load() < o.count {
+	for o.count == 0 || rec.Count() < o.count {
 		if _, err := it.Next(); err != nil {
 			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 				return nil
 			}
 			return fmt.Errorf("consume: %w", err)
 		}
-		rec.n.Add(1)
+		rec.Add(1)
 	}
 	return nil
 }
